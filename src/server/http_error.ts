@@ -8,6 +8,7 @@ export type HttpErrorCode =
   | "bad_request"
   | "unauthorized"
   | "not_found"
+  | "model_not_found"
   | "payload_too_large"
   | "queue_full"
   | "runtime_not_ready"
@@ -93,9 +94,14 @@ export function toHttpError(error: unknown): HttpError {
     return new HttpError(504, "timeout", error.message, { cause: error });
   }
   if (error instanceof z.ZodError) {
-    return new HttpError(400, "bad_request", `Cannot accept the request: ${describeIssues(error)}`, {
-      cause: error,
-    });
+    return new HttpError(
+      400,
+      "bad_request",
+      `Cannot accept the request: ${describeIssues(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;

@@ -1,0 +1,210 @@
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { z } from "zod";
+import type { RuntimeSnapshot } from "../supervisor/types.ts";
+import { VERSION } from "../version.ts";
+import { bearerToken } from "./bearer_token.ts";
+import { CLIENT_CLOSED_STATUS, errorResponse, HttpError, toHttpError } from "./http_error.ts";
+import { INFERENCE_PATHS, type InferenceEndpoint, InferenceProxy } from "./inference_proxy.ts";
+import { relabelMetrics, type ScrapedMetrics } from "./relabel_metrics.ts";
+import { requestMetrics } from "./request_metrics.ts";
+import type { RuntimeSupervisor, ServerDeps } from "./server_deps.ts";
+import { ServerMetrics } from "./server_metrics.ts";
+import { type SseEvent, sseResponse, subscription } from "./sse.ts";
+
+/** A scrape must not hang on a llama-server that stopped answering. */
+const RUNTIME_SCRAPE_TIMEOUT_MS = 1000;
+
+const LogsQuerySchema = z.object({
+  tail: z.coerce.number().int().min(0).max(100_000).default(100),
+  follow: z.enum(["0", "1", "true", "false"]).default("0"),
+});
+
+function runtimeOr404(supervisor: RuntimeSupervisor, id: string): RuntimeSnapshot {
+  const snapshot = supervisor.get(id);
+  if (snapshot) return snapshot;
+  const known = supervisor.list().map((r) => `"${r.id}"`).join(", ") || "none";
+  throw new HttpError(404, "not_found", `Cannot find runtime "${id}" (runtimes: ${known})`);
+}
+
+async function scrapeRuntime(id: string, base: URL): Promise<ScrapedMetrics | undefined> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), RUNTIME_SCRAPE_TIMEOUT_MS);
+  try {
+    const response = await fetch(new URL("/metrics", base), { signal: controller.signal });
+    const text = await response.text();
+    return response.ok ? { runtime: id, text } : undefined;
+  } catch {
+    // A runtime going down between `upstream()` and the scrape only loses its samples; its
+    // state is still reported by edgellm_runtime_state.
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Builds the HTTP endpoint (PRODUCT.md "HTTP") as a Hono app; it does not listen. Routes:
+ * `/health` and `/ready` (public), `/v1/models` and the proxied OpenAI routes, the runtime
+ * matrix and controls under `/runtimes`, `/events` (SSE) and `/metrics` (public when
+ * `metrics_public`). Every error is rendered by one `onError` as the JSON envelope.
+ *
+ * @example
+ * ```ts
+ * const app = createApp({ supervisor, config, token, logger });
+ * Deno.serve({ hostname: "127.0.0.1", port: 8080 }, app.fetch);
+ * ```
+ */
+export function createApp(deps: ServerDeps): Hono {
+  const { supervisor, config, logger } = deps;
+  const shutdown = deps.signal ?? new AbortController().signal;
+  const createdS = Math.floor(Date.now() / 1000);
+  const restarts = new Map<string, number>();
+  supervisor.subscribe((event) => {
+    // A restart is a start that did not come from rest ("stopped"/"failed" need a start).
+    if (event.to === "starting" && event.from !== "stopped" && event.from !== "failed") {
+      restarts.set(event.runtime, (restarts.get(event.runtime) ?? 0) + 1);
+    }
+  });
+  // deno-lint-ignore prefer-const -- the proxy and the metrics refer to each other.
+  let proxy: InferenceProxy;
+  const metrics = new ServerMetrics({
+    runtimes: () => supervisor.list(),
+    queueDepth: (id) => proxy.queueDepth(id),
+    restarts: (id) => restarts.get(id) ?? 0,
+    ...(deps.bootstrapBytes ? { bootstrapBytes: deps.bootstrapBytes } : {}),
+  });
+  proxy = new InferenceProxy({
+    supervisor,
+    slots: (id) => config.runtimes[id]?.parallel ?? 1,
+    maxQueue: config.server.max_queue,
+    timeoutMs: config.server.request_timeout_s * 1000,
+    metrics,
+  });
+
+  const app = new Hono();
+  app.use("*", requestMetrics(metrics));
+  if (deps.token !== undefined) {
+    const publicPaths = [
+      "/health",
+      "/ready",
+      ...(config.server.metrics_public ? ["/metrics"] : []),
+    ];
+    app.use("*", bearerToken({ token: deps.token, publicPaths }));
+  }
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: config.server.max_body_bytes,
+      onError: () => {
+        throw new HttpError(
+          413,
+          "payload_too_large",
+          `Cannot accept the request: the body is larger than ${config.server.max_body_bytes} bytes (max_body_bytes)`,
+        );
+      },
+    }),
+  );
+
+  app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
+
+  app.get("/ready", (c) => {
+    const runtimes = supervisor.list();
+    const ready = runtimes.every((r) => !r.auto_start || r.state === "ready");
+    return c.json({
+      status: ready ? "ready" : "not_ready",
+      runtimes: Object.fromEntries(
+        runtimes.map((r) => [r.id, { state: r.state, state_label: r.state_label }]),
+      ),
+    }, ready ? 200 : 503);
+  });
+
+  app.get("/metrics", async (c) => {
+    const scrapes = supervisor.list().flatMap((r) => {
+      const base = supervisor.upstream(r.id);
+      return base ? [scrapeRuntime(r.id, base)] : [];
+    });
+    const [own, runtimes] = await Promise.all([metrics.text(), Promise.all(scrapes)]);
+    const scraped = runtimes.filter((s) => s !== undefined);
+    return c.body(own + relabelMetrics(scraped), 200, {
+      "content-type": metrics.registry.contentType,
+    });
+  });
+
+  app.get("/v1/models", (c) =>
+    c.json({
+      object: "list",
+      data: supervisor.list().map((r) => ({
+        id: r.id,
+        object: "model",
+        created: createdS,
+        owned_by: "edgellm",
+        model: r.model,
+        state: r.state,
+      })),
+    }));
+
+  for (const [endpoint, path] of Object.entries(INFERENCE_PATHS)) {
+    app.post(path, async (c) => {
+      const { response, done } = await proxy.forward(c.req.raw, endpoint as InferenceEndpoint);
+      c.set("responseDone", done);
+      return response;
+    });
+  }
+
+  app.get("/runtimes", (c) => c.json({ runtimes: supervisor.list() }));
+  app.get("/runtimes/:id", (c) => c.json(runtimeOr404(supervisor, c.req.param("id"))));
+  for (const action of ["start", "stop", "restart"] as const) {
+    app.post(`/runtimes/:id/${action}`, async (c) => {
+      const id = c.req.param("id");
+      runtimeOr404(supervisor, id);
+      await supervisor[action](id);
+      return c.json(runtimeOr404(supervisor, id));
+    });
+  }
+
+  app.get("/runtimes/:id/logs", (c) => {
+    const id = c.req.param("id");
+    runtimeOr404(supervisor, id);
+    const query = LogsQuerySchema.parse(c.req.query());
+    const lines = supervisor.logs(id, { tail: query.tail });
+    if (query.follow === "0" || query.follow === "false") return c.json({ runtime: id, lines });
+    return sseResponse(async function* (signal): AsyncGenerator<SseEvent> {
+      for (const line of lines) yield { event: "log", data: line };
+      for await (const line of supervisor.follow(id, { signal })) {
+        yield { event: "log", data: line };
+      }
+    }, { signal: AbortSignal.any([c.req.raw.signal, shutdown]) });
+  });
+
+  app.get("/events", (c) => {
+    return sseResponse(function (signal) {
+      const events = subscription((l) => supervisor.subscribe(l), { signal });
+      return (async function* (): AsyncGenerator<SseEvent> {
+        for await (const event of events) yield { event: "state", data: event };
+      })();
+    }, { signal: AbortSignal.any([c.req.raw.signal, shutdown]) });
+  });
+
+  app.notFound((c) =>
+    errorResponse(
+      new HttpError(404, "not_found", `Cannot find ${c.req.method} ${c.req.path}`),
+      c.req.path,
+    )
+  );
+
+  app.onError((error, c) => {
+    // Nobody reads the answer to a request whose client left; the status only shows in metrics.
+    if (c.req.raw.signal.aborted) return new Response(null, { status: CLIENT_CLOSED_STATUS });
+    const httpError = toHttpError(error);
+    if (httpError.status >= 500 && httpError.status !== 503 && httpError.status !== 504) {
+      logger.error("request failed", {
+        method: c.req.method,
+        path: c.req.path,
+        error: error instanceof Error ? error : String(error),
+      });
+    }
+    return errorResponse(httpError, c.req.path);
+  });
+  return app;
+}

@@ -1,0 +1,252 @@
+import { z } from "zod";
+import type { RuntimeSnapshot } from "../supervisor/types.ts";
+import { AdmissionQueue, QueueFullError, type Release } from "./admission_queue.ts";
+import { HttpError, NOT_READY_RETRY_AFTER_S } from "./http_error.ts";
+import { observeBody } from "./observe_body.ts";
+import type { RuntimeSupervisor } from "./server_deps.ts";
+import type { ServerMetrics } from "./server_metrics.ts";
+
+/** The OpenAI routes that are proxied to llama-server. */
+export type InferenceEndpoint = "chat" | "completions" | "embeddings";
+
+/** Paths of the proxied routes, the same on edgellm and llama-server. */
+export const INFERENCE_PATHS: Readonly<Record<InferenceEndpoint, string>> = {
+  chat: "/v1/chat/completions",
+  completions: "/v1/completions",
+  embeddings: "/v1/embeddings",
+};
+
+const routing = {
+  model: z.string().min(1).optional(),
+  stream: z.boolean().optional(),
+};
+const prompt = z.union([z.string(), z.array(z.unknown()).min(1)]);
+
+/**
+ * Just enough of each body to route it and to turn away what llama-server could not use;
+ * the body itself is forwarded byte for byte.
+ */
+const BODY_SCHEMAS = {
+  chat: z.looseObject({
+    ...routing,
+    messages: z.array(z.looseObject({ role: z.string() })).min(1),
+  }),
+  completions: z.looseObject({ ...routing, prompt }),
+  embeddings: z.looseObject({ ...routing, input: prompt }),
+} as const;
+
+/** Response headers worth passing on; hop-by-hop and length headers are the server's. */
+const FORWARDED_HEADERS = ["content-type", "cache-control", "x-accel-buffering"];
+
+/**
+ * Enough trailing bytes to hold the last SSE event (or the end of a JSON answer), which
+ * carries llama-server's `usage`/`timings`.
+ */
+const TAIL_BYTES = 4096;
+
+/** Options for {@linkcode InferenceProxy}. */
+export interface InferenceProxyOptions {
+  /** Knows the runtimes and where their ready llama-servers listen. */
+  supervisor: Pick<RuntimeSupervisor, "list" | "upstream">;
+  /** llama-server slots of a runtime (its `parallel`); requests beyond wait in the queue. */
+  slots: (runtime: string) => number;
+  /** Requests that may wait per runtime (`max_queue`). */
+  maxQueue: number;
+  /** Deadline of a whole request, queueing included (`request_timeout_s`). */
+  timeoutMs: number;
+  /** Where the proxy counts its work. */
+  metrics: ServerMetrics;
+}
+
+/** What {@linkcode InferenceProxy.forward} answers with. */
+export interface ProxiedResponse {
+  /** The response to send: llama-server's status, body and content headers. */
+  response: Response;
+  /** Settles when the response body has ended, read to the end or not. */
+  done: Promise<void>;
+}
+
+const decoder = new TextDecoder();
+
+/** Reads the generated token count from the end of a completion or its last SSE event. */
+export function generatedTokens(tail: Uint8Array): number {
+  const text = decoder.decode(tail);
+  const usage = [...text.matchAll(/"completion_tokens":\s*(\d+)/g)].at(-1);
+  const timings = [...text.matchAll(/"predicted_n":\s*(\d+)/g)].at(-1);
+  return Number((usage ?? timings)?.[1] ?? 0);
+}
+
+/**
+ * Proxies OpenAI requests to the llama-server of the runtime their `model` names: validates
+ * just enough, waits for a slot in the runtime's {@linkcode AdmissionQueue}, forwards the
+ * body untouched and streams the answer back as it comes. The client's signal and the
+ * per-request deadline both abort the upstream request, so llama-server stops generating
+ * when nobody is waiting for the answer.
+ */
+export class InferenceProxy {
+  readonly #options: InferenceProxyOptions;
+  readonly #queues = new Map<string, AdmissionQueue>();
+
+  /** Constructs a new instance. */
+  constructor(options: InferenceProxyOptions) {
+    this.#options = options;
+  }
+
+  /** Requests waiting for a slot of `runtime`. */
+  queueDepth(runtime: string): number {
+    return this.#queues.get(runtime)?.waiting ?? 0;
+  }
+
+  #queue(runtime: string): AdmissionQueue {
+    let queue = this.#queues.get(runtime);
+    if (!queue) {
+      queue = new AdmissionQueue({
+        slots: this.#options.slots(runtime),
+        maxQueue: this.#options.maxQueue,
+        name: runtime,
+      });
+      this.#queues.set(runtime, queue);
+    }
+    return queue;
+  }
+
+  /**
+   * Picks the runtime for a request's `model`: a runtime id, else a model id (the ready
+   * runtime with the shortest queue among those serving it), else the only runtime.
+   */
+  #route(model: string | undefined): string {
+    const runtimes = this.#options.supervisor.list();
+    const ids = runtimes.map((r) => `"${r.id}"`).join(", ") || "none";
+    if (model === undefined) {
+      if (runtimes.length === 1) return runtimes[0]!.id;
+      throw new HttpError(
+        400,
+        "bad_request",
+        `Cannot route the request: "model" is required, naming one of the runtimes ${ids}`,
+      );
+    }
+    if (runtimes.some((r) => r.id === model)) return model;
+    const serving = runtimes.filter((r) => r.model === model);
+    if (serving.length === 0) {
+      throw new HttpError(
+        404,
+        "model_not_found",
+        `Cannot route the request: no runtime or model is called "${model}" (runtimes: ${ids})`,
+      );
+    }
+    const rank = (r: RuntimeSnapshot) => (r.state === "ready" ? 0 : 1e9) + this.queueDepth(r.id);
+    return serving.reduce((best, r) => (rank(r) < rank(best) ? r : best)).id;
+  }
+
+  #upstream(runtime: string): URL {
+    const base = this.#options.supervisor.upstream(runtime);
+    if (base) return base;
+    this.#options.metrics.countRejected(runtime, "not_ready");
+    throw new HttpError(
+      503,
+      "runtime_not_ready",
+      `Cannot proxy the request: runtime "${runtime}" is not ready; retry later`,
+      { headers: { "Retry-After": String(NOT_READY_RETRY_AFTER_S) } },
+    );
+  }
+
+  /**
+   * Proxies one request to `endpoint`. The request body must already be size-limited.
+   *
+   * @throws {HttpError} 400 for a body that is not JSON or lacks what the endpoint needs,
+   * 404 for an unknown model, 503 when the runtime is not ready.
+   * @throws {QueueFullError} when the runtime's queue is full.
+   * @throws {DOMException} `TimeoutError` when the deadline passes before llama-server
+   * answers, or the request signal's reason when the client leaves.
+   */
+  async forward(request: Request, endpoint: InferenceEndpoint): Promise<ProxiedResponse> {
+    const started = performance.now();
+    const body = await request.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(body);
+    } catch (error) {
+      throw new HttpError(
+        400,
+        "bad_request",
+        `Cannot parse the request body as JSON: ${(error as Error).message}`,
+      );
+    }
+    const { model, stream } = BODY_SCHEMAS[endpoint].parse(json);
+    const runtime = this.#route(model);
+    this.#upstream(runtime);
+
+    const { metrics, timeoutMs } = this.#options;
+    const deadline = new AbortController();
+    const timer = setTimeout(() => {
+      deadline.abort(
+        new DOMException(
+          `Cannot answer in time: the request took longer than ${
+            timeoutMs / 1000
+          } s (request_timeout_s)`,
+          "TimeoutError",
+        ),
+      );
+    }, timeoutMs);
+    const signal = AbortSignal.any([request.signal, deadline.signal]);
+    let release: Release | undefined;
+    let upstream: Response;
+    try {
+      release = await this.#queue(runtime).acquire({ signal });
+      // The runtime may have gone down while the request waited.
+      const base = this.#upstream(runtime);
+      upstream = await fetch(new URL(INFERENCE_PATHS[endpoint], base), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+        signal,
+      });
+    } catch (error) {
+      clearTimeout(timer);
+      release?.();
+      if (error instanceof QueueFullError) metrics.countRejected(runtime, "queue_full");
+      if (deadline.signal.aborted) {
+        metrics.countRejected(runtime, "timeout");
+        throw deadline.signal.reason;
+      }
+      if (error instanceof TypeError && !request.signal.aborted) {
+        // fetch failed to connect: the process died between its last health check and now.
+        throw new HttpError(
+          503,
+          "runtime_not_ready",
+          `Cannot reach runtime "${runtime}": ${error.message}; retry later`,
+          { headers: { "Retry-After": String(NOT_READY_RETRY_AFTER_S) }, cause: error },
+        );
+      }
+      throw error;
+    }
+
+    const headers = new Headers();
+    for (const name of FORWARDED_HEADERS) {
+      const value = upstream.headers.get(name);
+      if (value !== null) headers.set(name, value);
+    }
+    const { promise: done, resolve } = Promise.withResolvers<void>();
+    function finish(tail: Uint8Array): void {
+      clearTimeout(timer);
+      release?.();
+      if (endpoint !== "embeddings") metrics.countTokens(runtime, generatedTokens(tail));
+      resolve();
+    }
+    if (!upstream.body) {
+      finish(new Uint8Array());
+      return { response: new Response(null, { status: upstream.status, headers }), done };
+    }
+    const observed = observeBody(upstream.body, {
+      tailBytes: endpoint === "embeddings" ? 0 : TAIL_BYTES,
+      ...(stream
+        ? {
+          onFirstChunk: () =>
+            metrics.observeTimeToFirstToken(runtime, (performance.now() - started) / 1000),
+        }
+        : {}),
+      onEnd: finish,
+    });
+    return { response: new Response(observed, { status: upstream.status, headers }), done };
+  }
+}

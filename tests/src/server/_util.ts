@@ -1,0 +1,255 @@
+/**
+ * Helpers of the HTTP endpoint's tests: a supervisor whose states the test sets by hand, and
+ * a real llama-server started straight from the bundle.
+ *
+ * @module
+ */
+import { parseConfig } from "../../../src/config/mod.ts";
+import type { Config } from "../../../src/config/mod.ts";
+import type { RuntimeSupervisor } from "../../../src/server/mod.ts";
+import type {
+  LogLine,
+  RuntimeEvent,
+  RuntimeSnapshot,
+  RuntimeState,
+} from "../../../src/supervisor/types.ts";
+import { subscription } from "../../../src/server/sse.ts";
+import { writeTinyModel } from "../../_util/tiny_model.ts";
+
+/** The llama.cpp bundle the tests run. */
+export const BUNDLE = "/tmp/proto/b";
+
+interface Runtime {
+  snapshot: RuntimeSnapshot;
+  upstream: URL | undefined;
+  logs: LogLine[];
+}
+
+/**
+ * A {@linkcode RuntimeSupervisor} whose runtimes and states the test sets: route tests need
+ * exact states (ready, starting, …) at exact moments without processes behind them.
+ * Control calls are recorded in {@linkcode ManualSupervisor.calls}.
+ */
+export class ManualSupervisor implements RuntimeSupervisor {
+  readonly #runtimes = new Map<string, Runtime>();
+  readonly #listeners = new Set<(event: RuntimeEvent) => void>();
+  readonly #logListeners = new Set<(entry: [string, LogLine]) => void>();
+  /** `"<action> <id>"` for every start/stop/restart, in order. */
+  readonly calls: string[] = [];
+
+  /** Adds a runtime in state `stopped` (or `ready` at `upstream` when given). */
+  add(id: string, model: string, upstream?: URL, autoStart = true): void {
+    this.#runtimes.set(id, {
+      snapshot: {
+        id,
+        model,
+        state: upstream ? "ready" : "stopped",
+        state_label: upstream ? "Ready" : "Stopped",
+        severity: 0,
+        severity_label: "ok",
+        reason: "",
+        auto_start: autoStart,
+        pid: null,
+        port: upstream ? Number(upstream.port) : null,
+        restarts: { used: 0, budget: 5, window_s: 300 },
+        last_exit: null,
+        uptime_s: null,
+      },
+      upstream,
+      logs: [],
+    });
+  }
+
+  /** Moves a runtime to `state` (ready ones need `upstream`) and emits the event. */
+  setState(id: string, state: RuntimeState, upstream?: URL): void {
+    const runtime = this.#runtime(id);
+    const from = runtime.snapshot.state;
+    runtime.snapshot = { ...runtime.snapshot, state, state_label: state, reason: `test: ${state}` };
+    runtime.upstream = state === "ready" ? upstream ?? runtime.upstream : undefined;
+    const event = {
+      runtime: id,
+      from,
+      to: state,
+      reason: `test: ${state}`,
+      at: new Date().toISOString(),
+    };
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /** Appends a captured line to a runtime's log. */
+  log(id: string, line: string): void {
+    const entry: LogLine = { at: new Date().toISOString(), stream: "stderr", line };
+    this.#runtime(id).logs.push(entry);
+    for (const listener of this.#logListeners) listener([id, entry]);
+  }
+
+  #runtime(id: string): Runtime {
+    const runtime = this.#runtimes.get(id);
+    if (!runtime) throw new Error(`Cannot find runtime "${id}"`);
+    return runtime;
+  }
+
+  list(): RuntimeSnapshot[] {
+    return [...this.#runtimes.values()].map((r) => r.snapshot);
+  }
+  get(id: string): RuntimeSnapshot | undefined {
+    return this.#runtimes.get(id)?.snapshot;
+  }
+  start(id: string): Promise<void> {
+    this.calls.push(`start ${id}`);
+    return Promise.resolve();
+  }
+  stop(id: string): Promise<void> {
+    this.calls.push(`stop ${id}`);
+    return Promise.resolve();
+  }
+  restart(id: string): Promise<void> {
+    this.calls.push(`restart ${id}`);
+    return Promise.resolve();
+  }
+  upstream(id: string): URL | undefined {
+    return this.#runtimes.get(id)?.upstream;
+  }
+  subscribe(listener: (event: RuntimeEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  /** Number of current subscribers, to prove streams unsubscribe. */
+  get subscribers(): number {
+    return this.#listeners.size;
+  }
+  /** Number of open `follow()` iterations. */
+  get followers(): number {
+    return this.#logListeners.size;
+  }
+  logs(id: string, options: { tail: number }): LogLine[] {
+    return options.tail === 0 ? [] : this.#runtime(id).logs.slice(-options.tail);
+  }
+  async *follow(id: string, options: { signal: AbortSignal }): AsyncGenerator<LogLine> {
+    const entries = subscription<[string, LogLine]>((listener) => {
+      this.#logListeners.add(listener);
+      return () => this.#logListeners.delete(listener);
+    }, options);
+    for await (const [runtime, line] of entries) if (runtime === id) yield line;
+  }
+}
+
+/** A validated configuration from TOML text. */
+export function testConfig(toml = ""): Config {
+  return parseConfig(toml);
+}
+
+/** A running llama-server; `close()` kills it and waits until it is gone. */
+export interface LlamaServer extends AsyncDisposable {
+  /** Base URL, e.g. `http://127.0.0.1:41234/`. */
+  url: URL;
+  /** The process. */
+  child: Deno.ChildProcess;
+  /** Everything it wrote, for diagnosing a failed test. */
+  output(): string;
+  /** Kills it and waits for its exit. */
+  close(): Promise<void>;
+}
+
+/** Options for {@linkcode startLlamaServer}. */
+export interface StartLlamaServerOptions {
+  /** `-c`: total context, shared by the slots. @default {2048} */
+  ctxSize?: number;
+  /** `-np`: slots. @default {2} */
+  parallel?: number;
+  /** Extra flags. @default {[]} */
+  args?: string[];
+}
+
+/**
+ * Starts llama-server from {@linkcode BUNDLE} on 127.0.0.1 port 0 with `--metrics` and
+ * `--slots`, and resolves when it reports the port it listens on and answers `/health`.
+ */
+export async function startLlamaServer(
+  model: string,
+  options: StartLlamaServerOptions = {},
+): Promise<LlamaServer> {
+  const child = new Deno.Command(`${BUNDLE}/lib/ld-linux-x86-64.so.2`, {
+    args: [
+      "--library-path",
+      `${BUNDLE}/lib`,
+      `${BUNDLE}/bin/llama-server`,
+      "-m",
+      model,
+      "--host",
+      "127.0.0.1",
+      "--port",
+      "0",
+      "-c",
+      String(options.ctxSize ?? 2048),
+      "-np",
+      String(options.parallel ?? 2),
+      "-t",
+      "1",
+      "--metrics",
+      "--slots",
+      ...(options.args ?? []),
+    ],
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const { promise: listening, resolve, reject } = Promise.withResolvers<URL>();
+  async function drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      output += text;
+      const port = output.match(/listening on http:\/\/127\.0\.0\.1:(\d+)/)?.[1];
+      if (port) resolve(new URL(`http://127.0.0.1:${port}/`));
+    }
+  }
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  child.status.then((s) => reject(new Error(`llama-server exited with ${s.code}:\n${output}`)));
+  async function close(): Promise<void> {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+    await child.status;
+    await drained;
+  }
+  let url: URL;
+  try {
+    url = await listening;
+    await waitFor(async () => {
+      const response = await fetch(new URL("/health", url));
+      await response.body?.cancel();
+      return response.status === 200;
+    }, 30_000);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return { url, child, output: () => output, close, [Symbol.asyncDispose]: close };
+}
+
+/** Polls `condition` until it holds, failing after `timeoutMs`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (true) {
+    try {
+      if (await condition()) return;
+    } catch {
+      // Not yet: e.g. a server not yet listening.
+    }
+    if (Date.now() > deadline) throw new Error(`Condition not met in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Writes a tiny model that generates whatever number of tokens is asked, in `dir`. */
+export async function tinyModel(dir: string, contextLength = 2048): Promise<string> {
+  const path = `${dir}/tiny.gguf`;
+  await writeTinyModel(path, { contextLength });
+  return path;
+}
