@@ -103,7 +103,7 @@ Deno.test("createApp() lists runtimes in OpenAI's model list", async () => {
   assert.equal(body.data[0].owned_by, "edgellm");
 });
 
-function post(path: string, body: string, headers: Record<string, string> = {}): RequestInit {
+function post(body: string, headers: Record<string, string> = {}): RequestInit {
   return {
     method: "POST",
     body,
@@ -123,7 +123,7 @@ Deno.test("createApp() answers 400 saying what is wrong with an inference body",
     ["/v1/embeddings", '{"model":"chat"}', /input: /],
   ];
   for (const [path, body, message] of cases) {
-    const response = await app.request(path, post(path, body));
+    const response = await app.request(path, post(body));
     assert.equal(response.status, 400, `${path} ${body}`);
     const { error } = await response.json();
     assert.equal(error.type, "invalid_request_error");
@@ -136,7 +136,7 @@ Deno.test("createApp() answers 400 when several runtimes run and the body names 
   const { app, supervisor } = setup();
   supervisor.add("a", "tiny");
   supervisor.add("b", "tiny");
-  const response = await app.request("/v1/completions", post("/v1/completions", '{"prompt":"x"}'));
+  const response = await app.request("/v1/completions", post('{"prompt":"x"}'));
   assert.equal(response.status, 400);
   assert.match((await response.json()).error.message, /"model" is required.*"a", "b"/);
 });
@@ -146,7 +146,7 @@ Deno.test("createApp() answers 404 model_not_found for an unknown model", async 
   supervisor.add("chat", "tiny");
   const response = await app.request(
     "/v1/completions",
-    post("/v1/completions", '{"model":"gpt-9","prompt":"x"}'),
+    post('{"model":"gpt-9","prompt":"x"}'),
   );
   assert.equal(response.status, 404);
   const { error } = await response.json();
@@ -160,7 +160,7 @@ Deno.test("createApp() answers 503 with Retry-After when the runtime is not read
   supervisor.setState("chat", "starting");
   const response = await app.request(
     "/v1/completions",
-    post("/v1/completions", '{"model":"tiny","prompt":"x"}'),
+    post('{"model":"tiny","prompt":"x"}'),
   );
   assert.equal(response.status, 503);
   assert.equal(response.headers.get("retry-after"), "5");
@@ -171,7 +171,7 @@ Deno.test("createApp() answers 413 for a body over max_body_bytes, with or witho
   const { app, supervisor } = setup("[server]\nmax_body_bytes = 100\n");
   supervisor.add("chat", "tiny", new URL("http://127.0.0.1:1/"));
   const big = JSON.stringify({ prompt: "x".repeat(200) });
-  const sized = await app.request("/v1/completions", post("/v1/completions", big));
+  const sized = await app.request("/v1/completions", post(big));
   assert.equal(sized.status, 413);
   assert.equal((await sized.json()).error.code, "payload_too_large");
   const chunked = await app.request("/v1/completions", {
