@@ -9,6 +9,7 @@ export * from "./admission_queue.ts";
 export * from "./bearer_token.ts";
 export * from "./create_app.ts";
 export * from "./http_error.ts";
+export * from "./http_server.ts";
 export * from "./inference_proxy.ts";
 export * from "./server_deps.ts";
 export * from "./server_metrics.ts";

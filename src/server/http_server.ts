@@ -1,0 +1,109 @@
+import { UsageError } from "../errors.ts";
+import { createApp } from "./create_app.ts";
+import type { ServerDeps } from "./server_deps.ts";
+
+/** Options for {@linkcode startHttpServer}. */
+export interface StartHttpServerOptions {
+  /** Address to bind, e.g. `127.0.0.1` or `0.0.0.0`. */
+  hostname: string;
+  /** Port to bind; 0 picks a free one (see {@linkcode HttpServer.addr}). */
+  port: number;
+}
+
+/** Options for {@linkcode HttpServer.shutdown}. */
+export interface ShutdownOptions {
+  /**
+   * How long requests in flight (generations) may take to finish before `shutdown()`
+   * returns anyway; the caller then stops the runtimes, which ends them.
+   * @default {10000}
+   */
+  graceMs?: number;
+}
+
+/** The endpoint, listening. */
+export interface HttpServer {
+  /** The bound address (the real port when 0 was asked). */
+  readonly addr: Deno.NetAddr;
+  /** Settles when the server has closed and every response has ended. */
+  readonly finished: Promise<void>;
+  /**
+   * Stops accepting connections, ends the event and log streams at once, then waits up to
+   * `graceMs` for the requests in flight. Idempotent.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+}
+
+/** Matches the IPv4 loopback network 127.0.0.0/8. */
+const IPV4_LOOPBACK = /^127(\.\d{1,3}){3}$/;
+
+/** Whether `hostname` only accepts connections from this machine. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  return host === "localhost" || host === "::1" || IPV4_LOOPBACK.test(host);
+}
+
+/**
+ * Refuses to serve a non-loopback host without a bearer token: anyone on the network could
+ * otherwise run inference and stop runtimes. `insecure` (`--insecure`) overrides.
+ *
+ * @throws {UsageError} when `hostname` is not loopback, `token` is unset and not `insecure`.
+ */
+export function assertSafeBind(
+  hostname: string,
+  token: string | undefined,
+  options: { insecure?: boolean; tokenEnv?: string } = {},
+): void {
+  if (token !== undefined || options.insecure || isLoopbackHost(hostname)) return;
+  throw new UsageError(
+    `Cannot serve on "${hostname}" without a token: anyone who can reach it could use and ` +
+      `control the runtimes. Set ${options.tokenEnv ?? "the token variable"} (server.token_env), ` +
+      `bind 127.0.0.1, or pass --insecure to serve without a token anyway`,
+  );
+}
+
+/**
+ * Builds the endpoint with {@linkcode createApp} and serves it with `Deno.serve`. The app's
+ * event and log streams end when {@linkcode HttpServer.shutdown} is called (before the
+ * server waits for open responses, since it would otherwise wait for them forever), or when
+ * `deps.signal` aborts.
+ *
+ * @example
+ * ```ts
+ * const server = await startHttpServer(deps, { hostname: "127.0.0.1", port: 8080 });
+ * signal.addEventListener("abort", () => server.shutdown());
+ * await server.finished;
+ * ```
+ */
+export async function startHttpServer(
+  deps: ServerDeps,
+  options: StartHttpServerOptions,
+): Promise<HttpServer> {
+  const streams = new AbortController();
+  const signal = deps.signal ? AbortSignal.any([deps.signal, streams.signal]) : streams.signal;
+  const app = createApp({ ...deps, signal });
+  const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  const server = Deno.serve({
+    hostname: options.hostname,
+    port: options.port,
+    onListen: resolve,
+  }, app.fetch);
+  const addr = await listening;
+  let stopping: Promise<void> | undefined;
+  return {
+    addr,
+    finished: server.finished,
+    shutdown(shutdownOptions = {}) {
+      stopping ??= (async () => {
+        streams.abort();
+        const graceMs = shutdownOptions.graceMs ?? 10_000;
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        await Promise.race([
+          server.shutdown(),
+          new Promise((resolve) => timer = setTimeout(resolve, graceMs)),
+        ]);
+        clearTimeout(timer);
+      })();
+      return stopping;
+    },
+  };
+}

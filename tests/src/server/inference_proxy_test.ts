@@ -1,0 +1,251 @@
+import assert from "node:assert/strict";
+import OpenAI from "openai";
+import { createLogger } from "../../../src/log/mod.ts";
+import { type HttpServer, startHttpServer } from "../../../src/server/mod.ts";
+import {
+  type LlamaServer,
+  ManualSupervisor,
+  startLlamaServer,
+  testConfig,
+  tinyModel,
+  waitFor,
+} from "./_util.ts";
+
+const TOKEN = "proxy-test-token";
+
+interface Setup extends AsyncDisposable {
+  url: URL;
+  llama: LlamaServer;
+  supervisor: ManualSupervisor;
+  server: HttpServer;
+}
+
+interface SetupOptions {
+  /** llama-server slots, also the runtime's `parallel`. */
+  parallel?: number;
+  /** Extra `[server]` lines. */
+  server?: string;
+}
+
+/** A real llama-server on a tiny model behind the endpoint, listening on 127.0.0.1:0. */
+async function setup(options: SetupOptions = {}): Promise<Setup> {
+  const parallel = options.parallel ?? 2;
+  const dir = await Deno.makeTempDir({ prefix: "edgellm-proxy-" });
+  // Long enough a context that a generation can outlast the test's client.
+  const model = await tinyModel(dir, 65536);
+  const llama = await startLlamaServer(model, { ctxSize: 65536, parallel });
+  const supervisor = new ManualSupervisor();
+  supervisor.add("chat", "tiny", llama.url);
+  const config = testConfig(
+    `[server]\n${options.server ?? ""}\n[models.tiny]\npath = "${model}"\n` +
+      `[runtimes.chat]\nmodel = "tiny"\nparallel = ${parallel}\n`,
+  );
+  const server = await startHttpServer(
+    { supervisor, config, token: TOKEN, logger: createLogger({ write: () => {} }) },
+    { hostname: "127.0.0.1", port: 0 },
+  );
+  return {
+    url: new URL(`http://127.0.0.1:${server.addr.port}/`),
+    llama,
+    supervisor,
+    server,
+    async [Symbol.asyncDispose]() {
+      await server.shutdown({ graceMs: 0 });
+      await llama.close();
+      await server.finished;
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function client(url: URL): OpenAI {
+  return new OpenAI({ baseURL: new URL("/v1", url).href, apiKey: TOKEN, maxRetries: 0 });
+}
+
+/** A sample of llama-server's own metrics. */
+async function llamaMetric(llama: LlamaServer, name: string): Promise<number> {
+  const text = await (await fetch(new URL("/metrics", llama.url))).text();
+  const line = text.split("\n").find((l) => l.startsWith(`llamacpp:${name} `));
+  return Number(line?.split(" ")[1]);
+}
+
+function completion(body: Record<string, unknown>, signal?: AbortSignal): RequestInit {
+  return {
+    method: "POST",
+    headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(body),
+    ...(signal ? { signal } : {}),
+  };
+}
+
+/** Reads SSE `data:` payloads from a response body until `until` holds or it ends. */
+async function readData(
+  reader: ReadableStreamDefaultReader<string>,
+  until: (data: string[]) => boolean,
+): Promise<string[]> {
+  const data: string[] = [];
+  let buffer = "";
+  while (!until(data)) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) !== -1) {
+      const line = buffer.slice(0, end);
+      if (line.startsWith("data: ")) data.push(line.slice(6));
+      buffer = buffer.slice(end + 2);
+    }
+  }
+  return data;
+}
+
+Deno.test("the proxy serves the openai client: chat and completions, streamed and not, and the model list", async () => {
+  await using s = await setup();
+  const openai = client(s.url);
+
+  const models = await openai.models.list();
+  assert.deepEqual(models.data.map((m) => m.id), ["chat"]);
+
+  const chat = await openai.chat.completions.create({
+    model: "chat",
+    messages: [{ role: "user", content: "Hello" }],
+    max_tokens: 8,
+  });
+  assert.equal(chat.object, "chat.completion");
+  assert.equal(chat.usage?.completion_tokens, 8);
+  assert.equal(typeof chat.choices[0]?.message.content, "string");
+
+  const stream = await openai.chat.completions.create({
+    model: "tiny",
+    messages: [{ role: "user", content: "Hello" }],
+    max_tokens: 8,
+    stream: true,
+  });
+  let streamed = "";
+  let chunks = 0;
+  for await (const chunk of stream) {
+    chunks++;
+    streamed += chunk.choices[0]?.delta.content ?? "";
+  }
+  assert.ok(chunks >= 8, `got ${chunks} chunks`);
+  assert.equal(streamed.length > 0, true);
+
+  const text = await openai.completions.create({ model: "chat", prompt: "Hi", max_tokens: 5 });
+  assert.equal(text.usage?.completion_tokens, 5);
+
+  const textStream = await openai.completions.create({
+    model: "chat",
+    prompt: "Hi",
+    max_tokens: 5,
+    stream: true,
+  });
+  let pieces = 0;
+  for await (const chunk of textStream) if (chunk.choices[0]?.text) pieces++;
+  assert.equal(pieces, 5);
+});
+
+Deno.test("the proxy stops the upstream generation when a streaming client leaves, and leaves another stream alone", async () => {
+  await using s = await setup({ parallel: 2 });
+  const leaving = new AbortController();
+  const long = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "a", max_tokens: 30_000, stream: true }, leaving.signal),
+  );
+  const other = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "b", max_tokens: 1500, stream: true }),
+  );
+  const longReader = long.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const otherReader = other.body!.pipeThrough(new TextDecoderStream()).getReader();
+  await readData(longReader, (d) => d.length >= 5);
+  await readData(otherReader, (d) => d.length >= 5);
+  assert.equal(await llamaMetric(s.llama, "requests_processing"), 2);
+
+  leaving.abort();
+  await longReader.cancel().catch(() => {});
+  const rest = await readData(otherReader, () => false);
+  assert.equal(rest.at(-1), "[DONE]");
+  const tokens = rest.filter((d) => d !== "[DONE]").map((d) => JSON.parse(d).choices[0]?.text)
+    .filter((t) => t);
+  assert.ok(tokens.length > 1000, `the other stream got ${tokens.length} more tokens`);
+
+  // Had it gone on, the 30 000-token generation would keep a slot busy for half a minute.
+  await waitFor(async () => await llamaMetric(s.llama, "requests_processing") === 0, 10_000);
+  const slots = await (await fetch(new URL("/slots", s.llama.url))).json();
+  assert.ok(slots.every((slot: { is_processing: boolean }) => !slot.is_processing));
+  assert.ok(await llamaMetric(s.llama, "tokens_predicted_total") < 30_000);
+});
+
+Deno.test("the proxy answers 429 with Retry-After when the queue is full, and drops waiters whose client left", async () => {
+  await using s = await setup({ parallel: 1, server: "max_queue = 1" });
+  const busy = new AbortController();
+  const holder = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "a", max_tokens: 30_000, stream: true }, busy.signal),
+  );
+  const waiter = new AbortController();
+  const waiting = fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "b", max_tokens: 4 }, waiter.signal),
+  );
+  const metrics = () =>
+    fetch(new URL("/metrics", s.url), { headers: { authorization: `Bearer ${TOKEN}` } })
+      .then((r) => r.text());
+  await waitFor(async () => (await metrics()).includes('edgellm_queue_depth{runtime="chat"} 1'));
+
+  const refused = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "c", max_tokens: 4 }),
+  );
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers.get("retry-after"), "1");
+  const { error } = await refused.json();
+  assert.equal(error.type, "rate_limit_error");
+  assert.equal(error.code, "queue_full");
+
+  waiter.abort();
+  await assert.rejects(waiting);
+  await waitFor(async () => (await metrics()).includes('edgellm_queue_depth{runtime="chat"} 0'));
+  const text = await metrics();
+  assert.match(text, /edgellm_requests_rejected_total\{runtime="chat",reason="queue_full"\} 1/);
+  busy.abort();
+  await holder.body?.cancel().catch(() => {});
+
+  // The slot is free again and nobody waits: the next request runs.
+  const after = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "d", max_tokens: 4 }),
+  );
+  assert.equal(after.status, 200);
+  assert.equal((await after.json()).usage.completion_tokens, 4);
+});
+
+Deno.test("the proxy answers 504 when request_timeout_s passes while the request waits for a slot", async () => {
+  await using s = await setup({ parallel: 1, server: "request_timeout_s = 0.5" });
+  const busy = new AbortController();
+  const holder = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "a", max_tokens: 30_000, stream: true }, busy.signal),
+  );
+  const response = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "b", max_tokens: 4, stream: true }),
+  );
+  assert.equal(response.status, 504);
+  const { error } = await response.json();
+  assert.equal(error.code, "timeout");
+  assert.equal(error.type, "server_error");
+  assert.match(error.message, /longer than 0.5 s \(request_timeout_s\)/);
+  busy.abort();
+  await holder.body?.cancel().catch(() => {});
+});
+
+Deno.test("the proxy answers 504 when request_timeout_s passes before llama-server answers", async () => {
+  await using s = await setup({ server: "request_timeout_s = 0.5" });
+  const response = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "a", max_tokens: 30_000 }),
+  );
+  assert.equal(response.status, 504);
+  assert.equal((await response.json()).error.code, "timeout");
+});
