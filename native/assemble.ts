@@ -1,6 +1,6 @@
 /**
  * Assembles the llama.cpp bundle of a target into `native/dist/<target>/` from Debian
- * unstable's packages: `deno task natives [--target <target>|all] [--refresh]`.
+ * unstable's packages: `deno task natives [--target <target>|all] [--refresh] [--offline]`.
  *
  * @module
  */
@@ -60,6 +60,12 @@ export interface AssembleBundleOptions {
   mirror?: string;
   /** Rebuild even when the existing bundle verifies (to pick up a newer suite). @default false */
   refresh?: boolean;
+  /**
+   * Build from the download cache only (the Release file of the last online run), never
+   * touching the network.
+   * @default false
+   */
+  offline?: boolean;
   /** Receives one line per step. @default console.log */
   log?: (line: string) => void;
   /** Cancels downloads and copying; no partial bundle is left behind. */
@@ -119,6 +125,7 @@ export async function assembleBundle(
     mirror: options.mirror ?? parseAptMirror(await Deno.readTextFile(APT_SOURCES)),
     suite: SUITE,
     cacheDir: options.cacheDir ?? defaultCacheDir(),
+    offline: options.offline ?? false,
     log,
     ...(options.signal && { signal: options.signal }),
   });
@@ -302,6 +309,7 @@ async function main(args: string[]): Promise<void> {
     options: {
       target: { type: "string", default: hostTarget() },
       refresh: { type: "boolean", default: false },
+      offline: { type: "boolean", default: false },
     },
   });
   const target = values.target;
@@ -312,7 +320,7 @@ async function main(args: string[]): Promise<void> {
   }
   const started = performance.now();
   for (const each of target === "all" ? TARGETS : [target]) {
-    await assembleBundle(each, { refresh: values.refresh });
+    await assembleBundle(each, { refresh: values.refresh, offline: values.offline });
   }
   console.log(`natives: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }

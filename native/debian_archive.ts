@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { sha256File } from "../src/natives/mod.ts";
 import { gunzipFile, readLines, run, tempSibling } from "./_util.ts";
 
@@ -50,6 +50,11 @@ export interface DebianArchiveOptions {
   suite: string;
   /** Folder for downloads, which are kept by sha256. */
   cacheDir: string;
+  /**
+   * Never touch the network: use the Release file of the last online run and cached files.
+   * @default false
+   */
+  offline?: boolean;
   /** Receives one line per step. @default nothing */
   log?: (line: string) => void;
   /** Cancels downloads. */
@@ -59,8 +64,8 @@ export interface DebianArchiveOptions {
 /**
  * Reads one suite of a Debian mirror: its Release file, package and contents indexes and
  * .deb files. Everything but the Release file is fetched by sha256 and cached under that
- * name, so a file already in the cache never touches the network. Each index is read once
- * per instance.
+ * name, so a file already in the cache never touches the network; the Release file is
+ * fetched anew unless `offline`. Each index is read once per instance.
  */
 export class DebianArchive {
   readonly #options: DebianArchiveOptions;
@@ -120,7 +125,27 @@ export class DebianArchive {
 
   async #fetchRelease(): Promise<Release> {
     const url = `${this.#options.mirror}/dists/${this.#options.suite}/InRelease`;
-    const signed = new TextDecoder().decode(await this.#fetchBytes(url));
+    // The last Release fetched is kept so an offline run can rebuild from the cache.
+    const cached = join(this.#cacheDir, `${this.#options.suite}.InRelease`);
+    let signed: string;
+    if (this.#options.offline) {
+      try {
+        signed = await Deno.readTextFile(cached);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        throw new Error(
+          `Cannot read the Release of "${this.#options.suite}" offline: "${cached}" is missing; ` +
+            `run once online`,
+          { cause: error },
+        );
+      }
+    } else {
+      signed = new TextDecoder().decode(await this.#fetchBytes(url));
+      await Deno.mkdir(this.#cacheDir, { recursive: true });
+      const temp = tempSibling(this.#cacheDir, basename(cached));
+      await Deno.writeTextFile(temp, signed);
+      await Deno.rename(temp, cached);
+    }
     const text = await verifiedText(signed, this.#options.log);
     const date = /^Date:\s*(.+)$/m.exec(text)?.[1];
     const section = /^SHA256:\n((?: .*\n?)*)/m.exec(text)?.[1];
@@ -203,6 +228,9 @@ export class DebianArchive {
   }
 
   async #fetchBytes(url: string): Promise<Uint8Array> {
+    if (this.#options.offline) {
+      throw new Error(`Cannot fetch "${url}": offline, and it is not in the cache`);
+    }
     for (let attempt = 1;; attempt++) {
       try {
         this.#options.log?.(`fetch ${url}`);
