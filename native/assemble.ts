@@ -48,7 +48,7 @@ export const EXECUTABLES = [
 ] as const;
 
 /** The folder `deno task natives` writes to. */
-export const DEFAULT_DIST_DIR: string = fileURLToPath(new URL("./dist/", import.meta.url));
+export const DEFAULT_DIST_DIR: string = fileURLToPath(new URL("./dist", import.meta.url));
 
 /** Options for {@linkcode assembleBundle}. */
 export interface AssembleBundleOptions {

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BundleLayout } from "./exec_line.ts";
-import { extractBundle } from "./extract_bundle.ts";
-import { type Manifest, MANIFEST_FILE, readManifest } from "./manifest.ts";
+import { extractBundle, extractedDir } from "./extract_bundle.ts";
+import { type Manifest, MANIFEST_FILE, parseManifest, readManifest } from "./manifest.ts";
 import { hostTarget, type Target } from "./target.ts";
 import { verifyBundle } from "./verify_bundle.ts";
 
@@ -24,7 +24,7 @@ export interface Bundle extends BundleLayout {
  * `deno compile --include native/dist/<target>` embedded at the same place relative to this
  * module (read-only there, so it must be extracted before it can run).
  */
-export const DIST_DIR: string = fileURLToPath(new URL("../../native/dist/", import.meta.url));
+export const DIST_DIR: string = fileURLToPath(new URL("../../native/dist", import.meta.url));
 
 /** Raised when no bundle exists for a target. */
 export class BundleNotFoundError extends Error {
@@ -88,4 +88,37 @@ export async function loadBundle(home: string, options: LoadBundleOptions = {}):
     }
     throw error;
   }
+}
+
+/** The paths a process needs permission for to load and run a bundle. */
+export interface BundleGrants {
+  /** For `--allow-read`: the folder of the bundles that came with the program. */
+  read: string[];
+  /** For `--allow-run`: the loader the bundle runs through, where it will be once loaded. */
+  run: string[];
+}
+
+/**
+ * Computes, without verifying anything, the permissions {@linkcode loadBundle} and running
+ * the bundle need with the same options: in a checkout the loader inside `native/dist/`, in a
+ * compiled binary the loader inside `<home>/natives/<hash>/` (which need not exist yet). No
+ * run path when there is no bundle, so the CLI reports that itself.
+ *
+ * @throws {SyntaxError} when the bundle's manifest is invalid.
+ */
+export async function bundleGrants(
+  home: string,
+  options: Omit<LoadBundleOptions, "signal"> = {},
+): Promise<BundleGrants> {
+  const distDir = options.distDir ?? DIST_DIR;
+  const source = join(distDir, options.target ?? hostTarget());
+  let text: string;
+  try {
+    text = await Deno.readTextFile(join(source, MANIFEST_FILE));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { read: [distDir], run: [] };
+    throw error;
+  }
+  const dir = options.embedded ?? Deno.build.standalone ? extractedDir(home, text) : source;
+  return { read: [distDir], run: [join(dir, parseManifest(text).loader)] };
 }

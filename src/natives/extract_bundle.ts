@@ -28,6 +28,11 @@ export function bundleHash(manifestText: string): string {
   return createHash("sha256").update(manifestText).digest("hex").slice(0, 16);
 }
 
+/** The folder a bundle with this manifest text is extracted to: `<home>/natives/<hash>`. */
+export function extractedDir(home: string, manifestText: string): string {
+  return join(home, "natives", bundleHash(manifestText));
+}
+
 /**
  * Copies the bundle in `source` (e.g. the read-only copy embedded in a compiled binary) to
  * `<home>/natives/<hash>/` and returns it, verified. Idempotent: an intact earlier extraction
@@ -47,8 +52,8 @@ export async function extractBundle(
 ): Promise<ExtractResult> {
   const text = await Deno.readTextFile(join(source, MANIFEST_FILE));
   const manifest = parseManifest(text);
-  const natives = join(home, "natives");
-  const dir = join(natives, bundleHash(text));
+  const dir = extractedDir(home, text);
+  const natives = dirname(dir);
   const bundle: Bundle = { dir, manifest, origin: "extracted" };
   let status = await intact(dir, text, manifest, options);
   if (status === "present") return { bundle, status };
