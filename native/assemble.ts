@@ -27,6 +27,7 @@ import { parseElfDynamic } from "./elf_dynamic.ts";
 import { resolveClosure } from "./resolve_closure.ts";
 import { Sysroot, type SysrootFile } from "./sysroot.ts";
 import { DEBIAN_TARGETS, tempSibling } from "./_util.ts";
+import { ignoreNotFound, replaceDir } from "../src/natives/_util.ts";
 
 /** The Debian suite the bundles come from: the newest llama.cpp. */
 export const SUITE = "unstable";
@@ -209,7 +210,7 @@ export async function assembleBundle(
     const manifest = parseManifest(JSON.stringify({ ...draft, llama_cpp: version }));
     await Deno.writeTextFile(join(stage, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + "\n");
     await verifyBundle(stage, manifest);
-    await replace(stage, dir);
+    await replaceDir(stage, dir);
     const size = manifest.files.reduce((sum, file) => sum + file.size, 0);
     log(
       `${target}: wrote ${dir}: llama.cpp ${version.version} build ${version.build}, ` +
@@ -255,18 +256,6 @@ async function stageFiles(
   return files;
 }
 
-/** Renames `stage` to `dir`, moving an existing `dir` out of the way first. */
-async function replace(stage: string, dir: string): Promise<void> {
-  const old = `${stage}.old`;
-  try {
-    await Deno.rename(dir, old);
-  } catch (error) {
-    ignoreNotFound(error);
-  }
-  await Deno.rename(stage, dir);
-  await Deno.remove(old, { recursive: true }).catch(ignoreNotFound);
-}
-
 /** The manifest of `dir` when every file matches it and it is of the current schema, else `null`. */
 async function verifiedManifest(dir: string): Promise<Manifest | null> {
   try {
@@ -296,10 +285,6 @@ function defaultCacheDir(): string {
     throw new Error("Cannot find the cache folder: neither XDG_CACHE_HOME nor HOME is set");
   }
   return join(home, ".cache", "edgellm");
-}
-
-function ignoreNotFound(error: unknown): void {
-  if (!(error instanceof Deno.errors.NotFound)) throw error;
 }
 
 /** Parses the task's arguments and assembles each requested target. */

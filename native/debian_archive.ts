@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
 import { sha256File } from "../src/natives/mod.ts";
 import { gunzipFile, readLines, run, tempSibling } from "./_util.ts";
+import { ignoreNotFound } from "../src/natives/_util.ts";
 
 /** The apt sources file that names this machine's Debian mirror. */
 export const APT_SOURCES = "/etc/apt/sources.list.d/debian.sources";
@@ -222,7 +223,7 @@ export class DebianArchive {
       await Deno.writeFile(temp, bytes);
       await Deno.rename(temp, path);
     } finally {
-      await Deno.remove(temp).catch(() => {});
+      await Deno.remove(temp).catch(ignoreNotFound);
     }
     return path;
   }

@@ -24,3 +24,35 @@ export async function probe(
     text: decoder.decode(output.stdout) + decoder.decode(output.stderr),
   };
 }
+
+/** Tells whether something exists at `path` (without following a final symlink). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** For `.catch()` on a removal whose target may already be gone: rethrows anything else. */
+export function ignoreNotFound(error: unknown): void {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+}
+
+/**
+ * Renames the finished folder `temp` to `dir`, first moving an existing `dir` aside (a
+ * directory cannot be renamed over a non-empty one) and then deleting it. Callers hold a
+ * lock, so no other process renames `dir` meanwhile.
+ */
+export async function replaceDir(temp: string, dir: string): Promise<void> {
+  const old = `${temp}.old`;
+  try {
+    await Deno.rename(dir, old);
+  } catch (error) {
+    ignoreNotFound(error);
+  }
+  await Deno.rename(temp, dir);
+  await Deno.remove(old, { recursive: true }).catch(ignoreNotFound);
+}

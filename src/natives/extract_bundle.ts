@@ -3,6 +3,7 @@ import { basename, dirname, join } from "node:path";
 import type { Bundle } from "./bundle.ts";
 import { type Manifest, MANIFEST_FILE, parseManifest } from "./manifest.ts";
 import { BundleIntegrityError, verifyBundle } from "./verify_bundle.ts";
+import { exists, ignoreNotFound, replaceDir } from "./_util.ts";
 
 /** Options for {@linkcode extractBundle}. */
 export interface ExtractBundleOptions {
@@ -66,15 +67,12 @@ export async function extractBundle(
   if (status === "present") return { bundle, status };
   await removeLeftovers(natives, dir);
   const temp = `${dir}.tmp-${crypto.randomUUID()}`;
-  const old = `${dir}.old-${crypto.randomUUID()}`;
   try {
     await copyVerified(source, temp, manifest, options);
     await Deno.writeTextFile(join(temp, MANIFEST_FILE), text);
-    if (status === "repaired") await Deno.rename(dir, old);
-    await Deno.rename(temp, dir);
+    await replaceDir(temp, dir);
   } finally {
     await Deno.remove(temp, { recursive: true }).catch(ignoreNotFound);
-    await Deno.remove(old, { recursive: true }).catch(ignoreNotFound);
   }
   return { bundle, status };
 }
@@ -147,18 +145,4 @@ async function removeLeftovers(natives: string, dir: string): Promise<void> {
       await Deno.remove(join(natives, entry.name), { recursive: true });
     }
   }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-function ignoreNotFound(error: unknown): void {
-  if (!(error instanceof Deno.errors.NotFound)) throw error;
 }

@@ -7,6 +7,7 @@ import { extractBundle, extractedDir } from "./extract_bundle.ts";
 import { type Manifest, MANIFEST_FILE, parseManifest } from "./manifest.ts";
 import { hostTarget, isTarget, type Target, TARGETS } from "./target.ts";
 import { BundleIntegrityError, verifyBundle } from "./verify_bundle.ts";
+import { exists } from "./_util.ts";
 
 /** One bundle that came with the program, as `natives list` reports it. */
 interface BundleEntry {
@@ -222,14 +223,4 @@ export function nativesCommand(): Command {
     .option("--json", "machine-readable output")
     .action(withContext(extract));
   return natives;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
