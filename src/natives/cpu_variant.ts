@@ -18,7 +18,7 @@ export interface DetectCpuVariantOptions extends ExecLineOptions {
 /**
  * Asks ggml which `libggml-cpu-*` variant it loads on this CPU: ggml scores every variant
  * beside the executable against the CPU's features and loads the best, and a verbose
- * `--list-devices` logs "loaded CPU backend from <path>". A bundle's `llama-server` is asked.
+ * `--list-devices` of `llama-server` logs "loaded CPU backend from <path>".
  *
  * @returns the variant, or `null` when the engine loads no separate CPU backend library (a
  * build with the CPU backend linked in) or does not log it.
@@ -27,8 +27,7 @@ export async function detectCpuVariant(
   engine: Engine,
   options: DetectCpuVariantOptions = {},
 ): Promise<CpuVariant | null> {
-  const probed = "bundle" in engine ? { ...engine, executable: "llama-server" } : engine;
-  const { text } = await probe(execLine(probed, ["-v", "--list-devices"], options), options.signal);
+  const { text } = await probe(execLine(engine, ["-v", "--list-devices"], options), options.signal);
   const library = /loaded CPU backend from (\S+)/.exec(text)?.[1];
   if (library === undefined) return null;
   const variant = /libggml-cpu-(.+)\.so$/.exec(library)?.[1];

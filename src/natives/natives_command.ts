@@ -125,7 +125,8 @@ async function verify(
     const bundle = await findBundle(target, context.home);
     if (bundle === null) {
       if (targets.length === 1) {
-        throw new CliError(new BundleNotFoundError(target, join(DIST_DIR, target)).message, 1);
+        const message = new BundleNotFoundError(target, join(DIST_DIR, target)).message;
+        throw new CliError(message, ExitCode.Failed);
       }
       continue;
     }
