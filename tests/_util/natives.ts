@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { assembleBundle } from "../../native/assemble.ts";
+import { assembleBundle } from "../../native/mod.ts";
 import { MANIFEST_FILE, readManifest, type Target } from "../../src/natives/mod.ts";
 
 const built = new Map<Target, Promise<string>>();

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
-import { assembleBundle } from "../../native/assemble.ts";
-import { parseElfDynamic } from "../../native/elf_dynamic.ts";
+import { assembleBundle, parseElfDynamic } from "../../native/mod.ts";
 import { DEBIAN_TARGETS } from "../../native/_util.ts";
 import {
   execLine,

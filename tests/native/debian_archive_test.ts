@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseAptMirror } from "../../native/debian_archive.ts";
+import { parseAptMirror } from "../../native/mod.ts";
 
 Deno.test("parseAptMirror returns the first URIs of a deb822 sources file", () => {
   const text = [

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ELF_MACHINE, parseElfDynamic } from "../../native/elf_dynamic.ts";
+import { ELF_MACHINE, parseElfDynamic } from "../../native/mod.ts";
 import { ensureBundle } from "../_util/natives.ts";
 
 Deno.test("parseElfDynamic reads NEEDED, RUNPATH and the loader of llama-server", async () => {
