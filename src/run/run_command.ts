@@ -1,0 +1,141 @@
+import { Command, InvalidArgumentError } from "commander";
+import { type CommandContext, printJson, withContext, writeStdout } from "../cli/mod.ts";
+import { resolveThreads } from "../config/mod.ts";
+import { CliError, ExitCode } from "../errors.ts";
+import { ModelNotAvailableError, resolveModelArgument } from "../models/mod.ts";
+import { BundleIntegrityError, BundleNotFoundError, execLine, loadBundle } from "../natives/mod.ts";
+import { completionArgs, parseCompletion } from "./completion.ts";
+import { runWithDeadline } from "./run_with_deadline.ts";
+
+/** `-n` when none is given: enough for a useful answer, bounded so a run always ends. */
+const DEFAULT_TOKENS = 128;
+
+/** The options of `edgellm run`. */
+interface RunOptions {
+  model: string;
+  prompt: string;
+  tokens: number;
+  timeout?: number;
+  json?: boolean;
+  dryRun?: boolean;
+}
+
+function positiveInteger(name: string) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number <= 0) {
+      throw new InvalidArgumentError(`${name} must be a positive integer, got "${value}"`);
+    }
+    return number;
+  };
+}
+
+function positiveSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new InvalidArgumentError(`must be a positive number of seconds, got "${value}"`);
+  }
+  return seconds;
+}
+
+/** Quotes an argument for a POSIX shell when it needs it, so `--dry-run` can be pasted. */
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+function lastLines(text: string, count: number): string {
+  return text.trimEnd().split("\n").slice(-count).join("\n");
+}
+
+async function run(options: RunOptions, context: CommandContext): Promise<void> {
+  let model: string;
+  try {
+    model = resolveModelArgument(options.model, context.config, context.home);
+  } catch (error) {
+    if (error instanceof ModelNotAvailableError) {
+      throw new CliError(error.message, ExitCode.Failed, { cause: error });
+    }
+    throw error;
+  }
+  let bundle;
+  try {
+    bundle = await loadBundle(context.home, { signal: context.signal });
+  } catch (error) {
+    if (error instanceof BundleNotFoundError || error instanceof BundleIntegrityError) {
+      throw new CliError(error.message, ExitCode.Failed, { cause: error });
+    }
+    throw error;
+  }
+  const args = completionArgs({
+    model,
+    prompt: options.prompt,
+    tokens: options.tokens,
+    threads: resolveThreads("auto"),
+  });
+  const line = execLine({ bundle, executable: "llama-completion" }, args);
+  if (options.dryRun) {
+    return await writeStdout([line.command, ...line.args].map(shellQuote).join(" ") + "\n");
+  }
+  const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
+  context.logger.debug("running llama-completion", { command: line.command, args: line.args });
+  const result = await runWithDeadline(line, {
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    signal: context.signal,
+  });
+  const completion = parseCompletion(result.stdout, result.stderr);
+  const exit = { code: result.code, signal: result.signal, timed_out: result.timedOut };
+  if (options.json) {
+    await printJson({
+      text: completion.text,
+      ...(completion.stats ?? { tokens: null, timings: null }),
+      elapsed_ms: Math.round(result.elapsedMs),
+      exit,
+    });
+  } else if (result.code === 0) {
+    await writeStdout(completion.text + "\n");
+  }
+  if (result.timedOut) {
+    throw new CliError(
+      `Cannot complete: timed out after ${options.timeout} s (--timeout); llama-completion was ` +
+        `stopped with ${result.stoppedWith}. Raise --timeout or lower -n`,
+      ExitCode.Failed,
+    );
+  }
+  if (result.aborted) {
+    // runCli turns an aborted context into "Interrupted." and exit code 130.
+    throw new DOMException("Interrupted by a signal", "AbortError");
+  }
+  if (result.code !== 0) {
+    throw new CliError(
+      `Cannot complete: llama-completion exited with ${result.signal ?? `code ${result.code}`}:\n${
+        lastLines(result.stderr, 5)
+      }`,
+      ExitCode.Failed,
+    );
+  }
+}
+
+/**
+ * `edgellm run --model ID-or-FILE --prompt TEXT [-n TOKENS] [--timeout S] [--json] [--dry-run]`:
+ * one completion through the bundle's `llama-completion`; stdout is the generated text alone.
+ */
+export function runCommand(): Command {
+  return new Command("run")
+    .description("generate one completion with the bundled llama-completion and print the text")
+    .requiredOption("--model <id-or-file>", "a configured model id, or a .gguf file")
+    .requiredOption("--prompt <text>", "the prompt")
+    .option(
+      "-n, --tokens <count>",
+      "tokens to generate",
+      positiveInteger("-n"),
+      DEFAULT_TOKENS,
+    )
+    .option(
+      "--timeout <seconds>",
+      "stop llama.cpp after this long (SIGTERM, then SIGKILL) and exit 1",
+      positiveSeconds,
+    )
+    .option("--json", "print the text, token counts, timings and exit status as JSON")
+    .option("--dry-run", "print the exact command line instead of running it")
+    .action(withContext(run));
+}
