@@ -9,10 +9,10 @@
  */
 
 import { existsSync } from "node:fs";
-import { fromFileUrl } from "node:url";
+import { fileURLToPath } from "node:url";
 
 const TARGET = "x86_64-unknown-linux-gnu";
-const DIST = fromFileUrl(new URL(`../../native/dist/${TARGET}`, import.meta.url));
+const DIST = fileURLToPath(new URL(`../../native/dist/${TARGET}`, import.meta.url));
 const PROTOTYPE = "/tmp/proto/b";
 
 /** How to spawn one bundled tool. */
