@@ -9,6 +9,9 @@
  * model writes printable text (valid UTF-8, no newlines) and always generates exactly the
  * number of tokens asked for, whatever the sampler settings.
  *
+ * Broken files for error paths: the `defect` option, or slice and patch the bytes of
+ * {@linkcode tinyModelBytes} yourself (as `tests/src/gguf/reader_test.ts` does).
+ *
  * @module
  */
 
@@ -39,6 +42,12 @@ export interface TinyModelOptions {
   kvHeads?: number;
   /** `llama.feed_forward_length`. @default {64} */
   feedForwardLength?: number;
+  /**
+   * Vocabulary size: tokens past the 256 bytes, `<s>` and `</s>` are padding ("<extra_N>")
+   * that the model never generates; raise it for a bigger file with a realistic vocabulary.
+   * @default {258}
+   */
+  vocabularySize?: number;
   /** Storage type of the matrices (norms stay F32, as llama.cpp writes them). @default {"f32"} */
   tensorType?: "f32" | "f16";
   /**
@@ -50,6 +59,15 @@ export interface TinyModelOptions {
   /** Break the file this way. @default {undefined} */
   defect?: TinyModelDefect;
 }
+
+type Dimension =
+  | "contextLength"
+  | "embeddingLength"
+  | "layers"
+  | "heads"
+  | "kvHeads"
+  | "feedForwardLength"
+  | "vocabularySize";
 
 const BOS_ID = 256;
 const EOS_ID = 257;
@@ -82,17 +100,9 @@ function random(seed: number): () => number {
   };
 }
 
-function checkDims(o: Required<Omit<TinyModelOptions, "chatTemplate" | "defect" | "name">>) {
-  const positive = [
-    "contextLength",
-    "embeddingLength",
-    "layers",
-    "heads",
-    "kvHeads",
-    "feedForwardLength",
-  ] as const;
-  for (const key of positive) {
-    if (!Number.isInteger(o[key]) || o[key] < 1) {
+function checkDims(o: Record<Exclude<Dimension, "vocabularySize">, number>) {
+  for (const [key, value] of Object.entries(o)) {
+    if (!Number.isInteger(value) || value < 1) {
       throw new RangeError(`Cannot build tiny model: '${key}' must be a positive integer`);
     }
   }
@@ -116,22 +126,27 @@ function checkDims(o: Required<Omit<TinyModelOptions, "chatTemplate" | "defect" 
 export function tinyModelBytes(options: TinyModelOptions = {}): Uint8Array {
   const heads = options.heads ?? 2;
   const o = {
-    seed: options.seed ?? 1,
     contextLength: options.contextLength ?? 512,
     embeddingLength: options.embeddingLength ?? 32,
     layers: options.layers ?? 1,
     heads,
     kvHeads: options.kvHeads ?? heads,
     feedForwardLength: options.feedForwardLength ?? 64,
-    tensorType: options.tensorType ?? "f32",
   };
   checkDims(o);
-  const rand = random(o.seed);
+  const tensorType = options.tensorType ?? "f32";
+  const rand = random(options.seed ?? 1);
   const nEmbd = o.embeddingLength;
   const headSize = nEmbd / o.heads;
   const nEmbdKv = headSize * o.kvHeads;
   const tokens = [...byteTokens(), "<s>", "</s>"];
-  const nVocab = tokens.length;
+  const nVocab = options.vocabularySize ?? tokens.length;
+  if (!Number.isInteger(nVocab) || nVocab < tokens.length) {
+    throw new RangeError(
+      `Cannot build tiny model: 'vocabularySize' must be at least ${tokens.length}`,
+    );
+  }
+  for (let i = tokens.length; i < nVocab; i++) tokens.push(`<extra_${i}>`);
 
   // A [cols, rows] matrix (ggml order) of uniform values scaled by `scale`.
   const matrix = (cols: number, rows: number, scale: number) => {
@@ -147,7 +162,7 @@ export function tinyModelBytes(options: TinyModelOptions = {}): Uint8Array {
   };
   const tensors: GgufTensorSpec[] = [];
   const add = (name: string, shape: number[], data: Float32Array, norm = false) =>
-    tensors.push({ name, type: norm ? "f32" : o.tensorType, shape, data });
+    tensors.push({ name, type: norm ? "f32" : tensorType, shape, data });
 
   const embd = matrix(nEmbd, nVocab, 1);
   for (let t = 0; t < nVocab; t++) embd[t * nEmbd + BIAS_DIM] = BIAS_EMBEDDING;
@@ -178,7 +193,7 @@ export function tinyModelBytes(options: TinyModelOptions = {}): Uint8Array {
   const metadata: [string, GgufWriterValue][] = [
     ["general.architecture", { type: "string", value: "llama" }],
     ["general.name", { type: "string", value: options.name ?? "tiny-llama" }],
-    ["general.file_type", u32(o.tensorType === "f32" ? 0 : 1)],
+    ["general.file_type", u32(tensorType === "f32" ? 0 : 1)],
     ["llama.context_length", u32(o.contextLength)],
     ["llama.embedding_length", u32(nEmbd)],
     ["llama.block_count", u32(o.layers)],
@@ -189,6 +204,9 @@ export function tinyModelBytes(options: TinyModelOptions = {}): Uint8Array {
     ["llama.rope.dimension_count", u32(headSize)],
     ["llama.rope.freq_base", { type: "float32", value: 10000 }],
     ["llama.vocab_size", u32(nVocab)],
+    // Mean pooling. Without a pooling type, a llama-server started with --embeddings answers
+    // /v1/embeddings with 400 ("Pooling type 'none' is not OAI compatible") and crashes with
+    // SIGSEGV on /completion.
     ["llama.pooling_type", u32(1)],
     ["tokenizer.ggml.model", { type: "string", value: "gpt2" }],
     ["tokenizer.ggml.pre", { type: "string", value: "default" }],
@@ -196,7 +214,11 @@ export function tinyModelBytes(options: TinyModelOptions = {}): Uint8Array {
     [
       "tokenizer.ggml.token_type",
       // 1 = normal, 3 = control
-      { type: "array", itemType: "int32", values: tokens.map((_, i) => i < 256 ? 1 : 3) },
+      {
+        type: "array",
+        itemType: "int32",
+        values: tokens.map((_, i) => i === BOS_ID || i === EOS_ID ? 3 : 1),
+      },
     ],
     ["tokenizer.ggml.merges", { type: "array", itemType: "string", values: [] }],
     ["tokenizer.ggml.bos_token_id", u32(BOS_ID)],

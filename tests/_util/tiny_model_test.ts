@@ -43,6 +43,7 @@ Deno.test("tinyModelBytes is deterministic for a seed and stays small", () => {
   assert.ok(a.length < 256 * 1024, `${a.length} bytes`);
   assert.ok(elapsed < 1000, `took ${elapsed} ms`);
   assert.throws(() => tinyModelBytes({ embeddingLength: 30, heads: 4 }), RangeError);
+  assert.throws(() => tinyModelBytes({ vocabularySize: 100 }), RangeError);
 });
 
 Deno.test("llama-server loads the tiny model and answers health, completion, chat and embeddings", async () => {

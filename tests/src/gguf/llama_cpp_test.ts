@@ -58,8 +58,9 @@ Deno.test("readGgufHeader reads the files llama-quantize writes, whatever their 
 Deno.test("readGgufHeader refuses the broken files that llama.cpp refuses, and only those", async () => {
   await withTempDir(async (dir) => {
     const good = `${dir}/good.gguf`;
-    await writeTinyModel(good);
-    await readGgufHeader(good);
+    await writeTinyModel(good, { vocabularySize: 1000 });
+    const header = await readGgufHeader(good);
+    assert.equal(header.metadata.get("llama.vocab_size"), 1000);
     const load = await run("llama-completion", ["-m", good, "-n", "1", "-no-cnv", "-t", "1"]);
     assert.equal(load.code, 0, load.stderr);
 
