@@ -153,7 +153,8 @@ function describeForeign(head: Uint8Array): string {
     return "it is a model in the old GGML/GGJT format, which llama.cpp no longer loads";
   }
   try {
-    const text = new TextDecoder("utf-8", { fatal: true }).decode(head);
+    // `stream`: the sniffed bytes may end inside a character.
+    const text = new TextDecoder("utf-8", { fatal: true }).decode(head, { stream: true });
     // deno-lint-ignore no-control-regex
     if (!/[\u0000-\u0008\u000e-\u001f\u007f]/.test(text)) {
       const line = text.trimStart().split(/\r?\n/, 1)[0] ?? "";
@@ -329,21 +330,21 @@ class HeaderParser {
     }
     const version = new DataView(head.buffer).getUint32(4, true);
     const swapped = new DataView(head.buffer).getUint32(4, false);
-    if (version === 2 || version === 3) {
-      // Version 3 only added big-endian files; 2 and 3 read the same.
-    } else if ((version & 0xffff) === 0 && swapped >= 1 && swapped <= 3) {
-      // How llama.cpp tells a foreign byte order: a small version read backwards.
-      this.#fail(
-        "big-endian",
-        `it is a big-endian GGUF file (version ${swapped}), which llama.cpp cannot load on ` +
-          "little-endian machines such as x86_64 and aarch64",
-      );
-    } else if (version === 1) {
-      this.#fail("unsupported-version", "it is GGUF version 1, which llama.cpp no longer loads");
-    } else {
+    // Version 3 only added big-endian files: versions 2 and 3 read the same.
+    if (version !== 2 && version !== 3) {
+      if ((version & 0xffff) === 0 && swapped >= 1 && swapped <= 3) {
+        // How llama.cpp tells a foreign byte order: a small version read backwards.
+        this.#fail(
+          "big-endian",
+          `it is a big-endian GGUF file (version ${swapped}), which llama.cpp cannot load on ` +
+            "little-endian machines such as x86_64 and aarch64",
+        );
+      }
       this.#fail(
         "unsupported-version",
-        `it is GGUF version ${version}; llama.cpp loads versions 2 and 3`,
+        version === 1
+          ? "it is GGUF version 1, which llama.cpp no longer loads"
+          : `it is GGUF version ${version}; llama.cpp loads versions 2 and 3`,
       );
     }
     c.skip(8);

@@ -85,12 +85,14 @@ Deno.test("llama-server loads the tiny model and answers health, completion, cha
       }
     })();
     try {
-      const timeout = AbortSignal.timeout(STARTUP_TIMEOUT_MS);
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const url = await Promise.race([
         listening,
         child.status.then((s) => assert.fail(`exited with ${s.code}:\n${log.join("\n")}`)),
-        new Promise<never>((_, reject) => timeout.onabort = () => reject(timeout.reason)),
-      ]);
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("no 'listening on' line")), STARTUP_TIMEOUT_MS);
+        }),
+      ]).finally(() => clearTimeout(timer));
       const post = async (path: string, body: unknown) => {
         const response = await fetch(`${url}${path}`, {
           method: "POST",
