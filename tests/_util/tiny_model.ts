@@ -51,8 +51,10 @@ export interface TinyModelOptions {
   /** Storage type of the matrices (norms stay F32, as llama.cpp writes them). @default {"f32"} */
   tensorType?: "f32" | "f16";
   /**
-   * `tokenizer.chat_template`. Without one llama-server falls back to chatml, and
-   * llama-completion does not start an interactive conversation.
+   * `tokenizer.chat_template`. Without one, llama-server and llama-cli fall back to chatml and
+   * llama-completion does not start a conversation. With one, llama-completion needs `-no-cnv`:
+   * it otherwise starts a conversation, and aborts (exit 134) on a template outside its
+   * built-in list unless given `--jinja`.
    * @default {undefined}
    */
   chatTemplate?: string;
