@@ -1,0 +1,122 @@
+import { ENV_NAMES } from "../config/env.ts";
+import { SYSTEM_CONFIG_PATH } from "../config/paths.ts";
+
+/**
+ * Everything the product may touch. `deno task edgellm`, the tests and `compile.ts` all turn a
+ * scope into flags with {@linkcode denoFlags}, so a missing permission fails in a checkout the
+ * same way it would on a device.
+ */
+export interface PermissionScope {
+  /** `$EDGELLM_HOME` (absolute): read and write. */
+  home: string;
+  /** Configuration files that may be read besides the default ones (absolute). */
+  configFiles: readonly string[];
+  /** Further read-only paths, e.g. the checkout's llama.cpp bundle. */
+  readPaths?: readonly string[];
+  /** Absolute executables that may be spawned: the bundle's loader, `engine_path`s, `allow_commands`. */
+  runPaths: readonly string[];
+  /** Hub endpoint URLs whose hosts (and their download CDNs) may be reached. */
+  hubEndpoints: readonly string[];
+  /** Extra environment variables, e.g. configured `token_env` names. */
+  envNames?: readonly string[];
+}
+
+/**
+ * Where the CLI looks for a configuration when none is named; relative paths resolve against
+ * the working directory when the process starts.
+ */
+const DEFAULT_CONFIG_FILES = ["./edgellm.toml", SYSTEM_CONFIG_PATH];
+
+/** Loopback names: the supervised llama-servers and a local endpoint. */
+const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
+
+/** Listening on all interfaces (allowed only with a token, enforced by `serve`). */
+const WILDCARD_HOSTS = ["0.0.0.0", "[::]"];
+
+/** The public hub redirects file downloads to these CDN hosts. */
+const HUGGING_FACE_CDN_HOSTS = [
+  "cdn-lfs.hf.co",
+  "cdn-lfs-us-1.hf.co",
+  "cdn-lfs-eu-1.hf.co",
+  "cdn-lfs.huggingface.co",
+  "cdn-lfs-us-1.huggingface.co",
+  "cas-bridge.xethub.hf.co",
+];
+
+/**
+ * `/proc`: CPU features, memory, and each child's start time (so a recycled pid is never
+ * killed). `/usr/bin/setpriv` makes children die with edgellm (PR_SET_PDEATHSIG).
+ */
+const SYSTEM_READ_PATHS = ["/proc"];
+
+/** Spawned only as `setpriv --pdeathsig TERM -- <granted executable>`. */
+export const SETPRIV_PATH = "/usr/bin/setpriv";
+
+/** System facts `doctor` and the supervisor ask for. */
+const SYS_NAMES = [
+  "cpus",
+  "hostname",
+  "loadavg",
+  "osRelease",
+  "systemMemoryInfo",
+  "statfs",
+  "uid",
+  "gid",
+];
+
+/**
+ * Unstable features the product needs: Worker permission narrowing for the spawner, and no
+ * "legacy abort" (in 2.9 `request.signal` also fires after a finished response).
+ */
+export const UNSTABLE_FLAGS = ["--unstable-worker-options", "--unstable-no-legacy-abort"];
+
+function hubHosts(endpoints: readonly string[]): string[] {
+  const hosts: string[] = [];
+  for (const endpoint of endpoints) {
+    const url = new URL(endpoint);
+    hosts.push(url.host);
+    if (/(^|\.)(huggingface\.co|hf\.co)$/.test(url.hostname)) hosts.push(...HUGGING_FACE_CDN_HOSTS);
+  }
+  return hosts;
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+/**
+ * Turns a scope into `deno run`/`deno compile` flags: permissions narrowed to the scope (never
+ * `-A`) and the unstable features the product relies on.
+ *
+ * @example
+ * ```ts
+ * const flags = denoFlags({
+ *   home: "/var/lib/edgellm",
+ *   configFiles: ["/etc/edgellm/edgellm.toml"],
+ *   runPaths: ["/var/lib/edgellm/natives/ab12/lib/ld-linux-x86-64.so.2"],
+ *   hubEndpoints: ["https://huggingface.co"],
+ * });
+ * ```
+ */
+export function denoFlags(scope: PermissionScope): string[] {
+  const read = unique([
+    scope.home,
+    ...DEFAULT_CONFIG_FILES,
+    ...scope.configFiles,
+    ...(scope.readPaths ?? []),
+    ...SYSTEM_READ_PATHS,
+  ]);
+  const run = unique([...scope.runPaths, SETPRIV_PATH]);
+  const net = unique([...LOOPBACK_HOSTS, ...WILDCARD_HOSTS, ...hubHosts(scope.hubEndpoints)]);
+  const env = unique([...ENV_NAMES, ...(scope.envNames ?? [])]);
+  return [
+    `--allow-read=${read.join(",")}`,
+    `--allow-write=${scope.home}`,
+    `--allow-net=${net.join(",")}`,
+    `--allow-run=${run.join(",")}`,
+    `--allow-env=${env.join(",")}`,
+    `--allow-sys=${SYS_NAMES.join(",")}`,
+    "--no-prompt",
+    ...UNSTABLE_FLAGS,
+  ];
+}
