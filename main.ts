@@ -7,9 +7,10 @@ import { runCli } from "./src/cli/mod.ts";
 import { versionCommand } from "./src/cli/version_command.ts";
 import { nativesCommand } from "./src/natives/natives_command.ts";
 import { runCommand } from "./src/run/run_command.ts";
+import { doctorCommand } from "./src/doctor/doctor_command.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-const COMMANDS = [runCommand(), nativesCommand(), versionCommand()];
+const COMMANDS = [runCommand(), doctorCommand(), nativesCommand(), versionCommand()];
 
 /** Runs the CLI with the process arguments and exits with its code. */
 async function main(): Promise<void> {

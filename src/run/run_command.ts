@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { type CommandContext, printJson, withContext, writeStdout } from "../cli/mod.ts";
 import { resolveThreads } from "../config/mod.ts";
 import { CliError, ExitCode } from "../errors.ts";
+import { GgufError, readGgufHeader } from "../gguf/mod.ts";
 import { ModelNotAvailableError, resolveModelArgument } from "../models/mod.ts";
 import { BundleIntegrityError, BundleNotFoundError, execLine, loadBundle } from "../natives/mod.ts";
 import { completionArgs, parseCompletion } from "./completion.ts";
@@ -47,6 +48,30 @@ function lastLines(text: string, count: number): string {
   return text.trimEnd().split("\n").slice(-count).join("\n");
 }
 
+/**
+ * Refuses a missing or broken model file with a clear message before llama.cpp sees it. A
+ * file outside the granted read paths (an ad hoc `--model` file) is left to llama.cpp, which
+ * reads it with its own permissions and reports what is wrong.
+ */
+async function checkModelFile(path: string, signal: AbortSignal): Promise<void> {
+  if ((await Deno.permissions.query({ name: "read", path })).state !== "granted") return;
+  try {
+    await readGgufHeader(path, { signal });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new CliError(
+        `Cannot run model "${path}": the file does not exist; check --model or the model's path`,
+        ExitCode.Failed,
+        { cause: error },
+      );
+    }
+    if (error instanceof GgufError) {
+      throw new CliError(error.message, ExitCode.Failed, { cause: error });
+    }
+    throw error;
+  }
+}
+
 async function run(options: RunOptions, context: CommandContext): Promise<void> {
   let model: string;
   try {
@@ -57,6 +82,7 @@ async function run(options: RunOptions, context: CommandContext): Promise<void> 
     }
     throw error;
   }
+  await checkModelFile(model, context.signal);
   let bundle;
   try {
     bundle = await loadBundle(context.home, { signal: context.signal });
