@@ -19,6 +19,8 @@ export interface RunWithDeadlineOptions {
 
 /** How a process run by {@linkcode runWithDeadline} ended, with everything it printed. */
 export interface RunResult {
+  /** Process id it had. */
+  pid: number;
   /** Exit code; 128 + the signal number when a signal ended it. */
   code: number;
   /** The signal that ended it, if one did. */
@@ -89,6 +91,7 @@ export async function runWithDeadline(
   try {
     const status = await child.status;
     return {
+      pid: child.pid,
       code: status.code,
       signal: status.signal,
       timedOut: stopping === "deadline",
