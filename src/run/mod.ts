@@ -7,3 +7,4 @@
 export * from "./completion.ts";
 export * from "./run_command.ts";
 export * from "./run_with_deadline.ts";
+export * from "./run_completion.ts";

@@ -5,8 +5,8 @@ import { CliError, ExitCode } from "../errors.ts";
 import { GgufError, readGgufHeader } from "../gguf/mod.ts";
 import { ModelNotAvailableError, resolveModelArgument } from "../models/mod.ts";
 import { BundleIntegrityError, BundleNotFoundError, execLine, loadBundle } from "../natives/mod.ts";
-import { completionArgs, parseCompletion } from "./completion.ts";
-import { runWithDeadline } from "./run_with_deadline.ts";
+import { COMPLETION_ENV, completionArgs } from "./completion.ts";
+import { runCompletion } from "./run_completion.ts";
 
 /** `-n` when none is given: enough for a useful answer, bounded so a run always ends. */
 const DEFAULT_TOKENS = 128;
@@ -92,28 +92,40 @@ async function run(options: RunOptions, context: CommandContext): Promise<void> 
     }
     throw error;
   }
+  const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
   const args = completionArgs({
     model,
     prompt: options.prompt,
     tokens: options.tokens,
     threads: resolveThreads("auto"),
+    seed,
   });
   const line = execLine({ bundle, executable: "llama-completion" }, args);
   if (options.dryRun) {
-    return await writeStdout([line.command, ...line.args].map(shellQuote).join(" ") + "\n");
+    const env = Object.entries(COMPLETION_ENV).map(([name, value]) => `${name}=${value}`);
+    return await writeStdout(
+      ["env", "-i", ...env, line.command, ...line.args].map(shellQuote).join(" ") + "\n",
+    );
   }
-  const timeoutMs = options.timeout === undefined ? undefined : options.timeout * 1000;
   context.logger.debug("running llama-completion", { command: line.command, args: line.args });
-  const result = await runWithDeadline(line, {
-    ...(timeoutMs === undefined ? {} : { timeoutMs }),
+  const { result, completion, attempts } = await runCompletion(line, {
+    ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout * 1000 }),
     signal: context.signal,
   });
-  const completion = parseCompletion(result.stdout, result.stderr);
+  if (result.code === 0 && completion.stats === null) {
+    throw new CliError(
+      `Cannot complete: llama-completion cut its output short ${attempts} times in a row ` +
+        `(its logging thread was starved of CPU); retry when the machine is less busy`,
+      ExitCode.TempFail,
+    );
+  }
   const exit = { code: result.code, signal: result.signal, timed_out: result.timedOut };
   if (options.json) {
     await printJson({
       text: completion.text,
       ...(completion.stats ?? { tokens: null, timings: null }),
+      seed,
+      attempts,
       elapsed_ms: Math.round(result.elapsedMs),
       exit,
     });

@@ -15,6 +15,8 @@ export interface RunWithDeadlineOptions {
   graceMs?: number;
   /** Stops the process (SIGTERM, grace, SIGKILL) when aborted. */
   signal?: AbortSignal;
+  /** The process's whole environment (never `LD_*`). @default {{}} */
+  env?: Record<string, string>;
 }
 
 /** How a process run by {@linkcode runWithDeadline} ended, with everything it printed. */
@@ -40,7 +42,7 @@ export interface RunResult {
 /**
  * Runs a one-shot process to completion, stopping it when a deadline passes or `signal`
  * aborts: SIGTERM, then SIGKILL after a grace period. The process gets an empty environment
- * (no `LD_*` variable, which a scoped `--allow-run` refuses) and no stdin, and both pipes are
+ * besides `options.env` (no `LD_*` variable, which a scoped `--allow-run` refuses) and no stdin, and both pipes are
  * drained so it can never block on a full one.
  *
  * Only the process itself is signalled, not a process group: `Deno.kill(-pid)` needs
@@ -63,6 +65,7 @@ export async function runWithDeadline(
   const child = new Deno.Command(line.command, {
     args: line.args,
     clearEnv: true,
+    env: options.env ?? {},
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { execLine, readManifest, TARGETS } from "../../../src/natives/mod.ts";
-import { completionArgs, parseCompletion, runWithDeadline } from "../../../src/run/mod.ts";
+import { completionArgs, parseCompletion, runCompletion } from "../../../src/run/mod.ts";
 import { ensureBundle } from "../../_util/natives.ts";
 import { writeTinyModel } from "../../_util/tiny_model.ts";
 
@@ -41,11 +41,12 @@ for (const target of TARGETS) {
       await writeTinyModel(model);
       const line = execLine(
         { bundle, executable: "llama-completion" },
-        completionArgs({ model, prompt: "hi", tokens: 8, threads: 2 }),
+        completionArgs({ model, prompt: "hi", tokens: 8, threads: 2, seed: 1 }),
       );
-      const result = await runWithDeadline(line, { timeoutMs: 120_000 });
+      const { result, completion: { text, stats } } = await runCompletion(line, {
+        timeoutMs: 120_000,
+      });
       assert.equal(result.code, 0, result.stderr);
-      const { text, stats } = parseCompletion(result.stdout, result.stderr);
       // The tiny model writes exactly the tokens asked for, each one printable ASCII byte
       // (llama.cpp may drop a leading space).
       assert.match(text, /^[\x20-\x7e]{1,8}$/);
