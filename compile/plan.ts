@@ -30,7 +30,7 @@ export interface BundleRef {
 
 /** Stands in for the bundle in a dry run before `native/dist/<target>` is assembled. */
 export const PENDING_BUNDLE: BundleRef = {
-  hash: "<hash of manifest.json>",
+  hash: "<bundle-hash>",
   loader: "<loader>",
 };
 
