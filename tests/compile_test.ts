@@ -145,8 +145,9 @@ Deno.test("compile --dry-run prints the commands for one target, ready to paste"
 const CACHED = await cachedDenort("aarch64-unknown-linux-gnu");
 
 Deno.test({
-  name: "compile fails fast and says how to fix it when denort cannot be had",
-  // With denort in DENO_DIR the build needs no network, so there is nothing to fail on.
+  name: "compile fails fast and says how to fix it when denort cannot be had" +
+    // With denort in DENO_DIR the build needs no network, so there is nothing to fail on.
+    (CACHED ? ` (skipped: denort is cached at ${CACHED}, so no download is needed)` : ""),
   ignore: CACHED !== undefined,
   async fn() {
     const { code, stdout, stderr } = await compile(["--target", "aarch64-unknown-linux-gnu"]);
