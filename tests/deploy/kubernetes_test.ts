@@ -130,10 +130,9 @@ Deno.test("the DaemonSet keeps the home on the node and reads the config where t
     assert.equal(config.readOnly, true);
     const volume = pod.volumes.find((v) => v.name === home.name);
     assert.deepEqual(volume?.["hostPath"], { path: SYSTEM_HOME, type: "DirectoryOrCreate" });
-    assert.equal(
-      pod.volumes.find((v) => v.name === config.name)?.["configMap"] !== undefined,
-      true,
-    );
+    assert.deepEqual(pod.volumes.find((v) => v.name === config.name)?.["configMap"], {
+      name: "edgellm-config",
+    });
   }
   assert.deepEqual(daemonSet.spec.selector.matchLabels, daemonSet.spec.template.metadata.labels);
 });
