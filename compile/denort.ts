@@ -1,4 +1,5 @@
 import { Buffer } from "node:buffer";
+import { stripVTControlCharacters } from "node:util";
 import { CliError, ExitCode } from "../src/errors.ts";
 import { type Target, TARGETS } from "../src/natives/mod.ts";
 
@@ -75,7 +76,7 @@ export async function checkDenortBin(path: string, target: Target): Promise<void
  * operator can act on; `undefined` for any other failure.
  */
 export function denortFailure(target: Target, output: string): string | undefined {
-  const text = output.replace(/\x1b\[[0-9;]*m/g, "");
+  const text = stripVTControlCharacters(output);
   const missing = /Could not find denort at '([^']*)'/.exec(text);
   if (missing) {
     return `Cannot compile for "${target}": DENORT_BIN "${missing[1]}" does not exist; ` +
