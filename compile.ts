@@ -13,8 +13,6 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
-  type BundleRef,
-  bundleRef,
   checkDenortBin,
   COMPILE_HELP,
   type CompileOptions,
@@ -26,7 +24,7 @@ import {
   writeChecksums,
 } from "./compile/mod.ts";
 import { CliError, ExitCode } from "./src/errors.ts";
-import { MANIFEST_FILE, type Target } from "./src/natives/mod.ts";
+import { bundleGrants, MANIFEST_FILE, type Target } from "./src/natives/mod.ts";
 
 /** The checkout: the plan's commands run here, and its paths are relative to it. */
 const ROOT = dirname(fileURLToPath(import.meta.url));
@@ -61,7 +59,7 @@ async function run(argv: readonly string[], timeoutMs: number): Promise<string> 
     }
   }
   const [status] = await Promise.all([child.status, pass(child.stdout), pass(child.stderr)]);
-  const name = `"${argv.slice(1, 3).join(" ")}"`;
+  const name = `"deno ${argv.slice(1, 3).join(" ")}"`;
   if (status.signal === "SIGTERM") {
     throw new CliError(
       `Cannot finish ${name}: it did not end within ${timeoutMs / 60_000} min and was stopped`,
@@ -119,43 +117,32 @@ async function ensureDenort(target: Target): Promise<void> {
   }
 }
 
-async function readBundle(target: Target): Promise<BundleRef | undefined> {
-  try {
-    return bundleRef(await Deno.readTextFile(join(ROOT, "native/dist", target, MANIFEST_FILE)));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
+/**
+ * Where the compiled binary will run the bundle's loader from, computed as the natives code
+ * does (`<home>/natives/<hash>/<loader>`); `undefined` while the bundle is not assembled.
+ */
+async function deviceLoader(target: Target, home: string): Promise<string | undefined> {
+  return (await bundleGrants(home, { target, embedded: true })).run[0];
 }
 
-/** Assembles (or verifies) `native/dist/<target>` and returns its bundle. */
-async function assembleNatives(plan: TargetPlan): Promise<BundleRef> {
+/** Assembles (or verifies) `native/dist/<target>` and returns the loader path on the device. */
+async function assembleNatives(plan: TargetPlan, home: string): Promise<string> {
   const { target } = plan;
   const cannot = `Cannot assemble the llama.cpp bundle for "${target}"`;
-  try {
-    await Deno.stat(join(ROOT, "native/assemble.ts"));
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    throw new CliError(
-      `${cannot}: native/assemble.ts (the natives recipe) is not in this checkout; merge it, ` +
-        `then run "deno task compile" again`,
-      ExitCode.Failed,
-    );
-  }
   try {
     await run(plan.natives, NATIVES_TIMEOUT_MS);
   } catch (error) {
     if (!(error instanceof RunError)) throw error;
     throw new CliError(`${cannot}: ${error.message}`, ExitCode.Failed, { cause: error });
   }
-  const bundle = await readBundle(target);
-  if (!bundle) {
+  const loader = await deviceLoader(target, home);
+  if (!loader) {
     throw new CliError(
       `${cannot}: the recipe wrote no native/dist/${target}/${MANIFEST_FILE}`,
       ExitCode.Failed,
     );
   }
-  return bundle;
+  return loader;
 }
 
 /** Builds every target: denort checks first, then for each the bundle and the executable. */
@@ -163,8 +150,8 @@ async function build(options: CompileOptions): Promise<void> {
   for (const target of options.targets) await ensureDenort(target);
   await Deno.mkdir(join(ROOT, "dist"), { recursive: true });
   for (const target of options.targets) {
-    const bundle = await assembleNatives(planTarget(target, options));
-    const plan = planTarget(target, options, { bundle });
+    const loader = await assembleNatives(planTarget(target, options), options.home);
+    const plan = planTarget(target, options, { loader });
     console.error(`$ ${plan.compile.map(shellQuote).join(" ")}`);
     await denoCompile(target, plan.compile, COMPILE_TIMEOUT_MS);
   }
@@ -177,7 +164,7 @@ async function build(options: CompileOptions): Promise<void> {
 async function printPlan(options: CompileOptions, json: boolean): Promise<void> {
   const plans: TargetPlan[] = [];
   for (const target of options.targets) {
-    plans.push(planTarget(target, options, { bundle: await readBundle(target) }));
+    plans.push(planTarget(target, options, { loader: await deviceLoader(target, options.home) }));
   }
   if (json) return console.log(JSON.stringify(plans, null, 2));
   for (const plan of plans) {
@@ -185,7 +172,7 @@ async function printPlan(options: CompileOptions, json: boolean): Promise<void> 
       `# ${plan.target}: check that denort can be had (DENORT_BIN, DENO_DIR or download)`,
     );
     console.log(plan.natives.map(shellQuote).join(" "));
-    if (!plan.bundle) {
+    if (!plan.loader) {
       console.log(
         `# the bundle's hash and loader come from native/dist/${plan.target}/manifest.json`,
       );

@@ -1,6 +1,5 @@
-import { join } from "node:path";
 import { denoFlags, type PermissionScope } from "../src/permissions/mod.ts";
-import { bundleHash, parseManifest, type Target } from "../src/natives/mod.ts";
+import type { Target } from "../src/natives/mod.ts";
 
 /** What a device's binary may do besides the defaults of `denoFlags`; fixed at build time. */
 export interface CompileOptions {
@@ -20,36 +19,20 @@ export interface CompileOptions {
   envNames: readonly string[];
 }
 
-/** Names an assembled bundle as the compiled binary will extract it. */
-export interface BundleRef {
-  /** The folder name under `<home>/natives/`, as `extractBundle` names it. */
-  hash: string;
-  /** The dynamic loader inside the bundle: the one executable the binary spawns from it. */
-  loader: string;
-}
-
-/** Stands in for the bundle in a dry run before `native/dist/<target>` is assembled. */
-export const PENDING_BUNDLE: BundleRef = {
-  hash: "<bundle-hash>",
-  loader: "<loader>",
-};
+/**
+ * Stands in for the bundle's loader in a dry run before `native/dist/<target>` is assembled
+ * (its path depends on the manifest's hash).
+ */
+export const PENDING_LOADER = "<home>/natives/<bundle-hash>/<loader>";
 
 /**
- * Reads a bundle's name and loader from the text of its `manifest.json`.
- *
- * @throws {SyntaxError} when the manifest is not valid.
+ * The device's permission scope. `loader` is the bundle's loader where the compiled binary
+ * extracts it (`bundleGrants(home, { target, embedded: true })` of `src/natives/`), never the
+ * checkout's copy; no config file besides the default ones (`./edgellm.toml`,
+ * `/etc/edgellm/edgellm.toml`). The embedded bundle itself needs no grant: a compiled binary
+ * may always read its own files.
  */
-export function bundleRef(manifestText: string): BundleRef {
-  return { hash: bundleHash(manifestText), loader: parseManifest(manifestText).loader };
-}
-
-/**
- * The device's permission scope. `--allow-run` names the loader of the bundle as the binary
- * extracts it (`<home>/natives/<hash>/<loader>`), never the checkout's copy, and no config file
- * besides the default ones (`./edgellm.toml`, `/etc/edgellm/edgellm.toml`).
- */
-export function compileScope(options: CompileOptions, bundle: BundleRef): PermissionScope {
-  const loader = join(options.home, "natives", bundle.hash, bundle.loader);
+export function compileScope(options: CompileOptions, loader: string): PermissionScope {
   return {
     home: options.home,
     configFiles: [],
@@ -63,8 +46,8 @@ export function compileScope(options: CompileOptions, bundle: BundleRef): Permis
 /** The commands that build one target, run from the checkout. */
 export interface TargetPlan {
   target: Target;
-  /** The bundle embedded; `null` in a dry run before it is assembled. */
-  bundle: BundleRef | null;
+  /** The bundle's loader on the device; `null` in a dry run before the bundle is assembled. */
+  loader: string | null;
   /** Assembles (or verifies) `native/dist/<target>`; a no-op when it is up to date. */
   natives: string[];
   /** `deno compile …` */
@@ -75,8 +58,8 @@ export interface TargetPlan {
 
 /** Options for {@linkcode planTarget}. */
 export interface PlanTargetOptions {
-  /** The bundle of the target, once assembled. @default {PENDING_BUNDLE} */
-  bundle?: BundleRef | undefined;
+  /** The bundle's loader on the device, once the bundle is assembled. @default {PENDING_LOADER} */
+  loader?: string | undefined;
   /** The `deno` executable. @default {Deno.execPath()} */
   deno?: string;
 }
@@ -86,7 +69,9 @@ export interface PlanTargetOptions {
  *
  * @example
  * ```ts
- * const plan = planTarget("aarch64-unknown-linux-gnu", options, { bundle });
+ * const target = "aarch64-unknown-linux-gnu";
+ * const { run: [loader] } = await bundleGrants(options.home, { target, embedded: true });
+ * const plan = planTarget(target, options, { loader });
  * // plan.compile: deno compile --target aarch64-unknown-linux-gnu
  * //   --include native/dist/aarch64-unknown-linux-gnu
  * //   --output dist/edgellm-aarch64-unknown-linux-gnu <denoFlags(compileScope(…))> main.ts
@@ -99,10 +84,11 @@ export function planTarget(
 ): TargetPlan {
   const deno = planOptions.deno ?? Deno.execPath();
   const output = `dist/edgellm-${target}`;
-  const flags = denoFlags(compileScope(options, planOptions.bundle ?? PENDING_BUNDLE));
+  const loader = planOptions.loader ?? PENDING_LOADER.replace("<home>", options.home);
+  const flags = denoFlags(compileScope(options, loader));
   return {
     target,
-    bundle: planOptions.bundle ?? null,
+    loader: planOptions.loader ?? null,
     natives: [deno, "task", "natives", "--target", target],
     compile: [
       deno,

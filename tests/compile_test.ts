@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { bundleRef, compileScope, PENDING_BUNDLE, type TargetPlan } from "../compile/mod.ts";
-import { TARGETS } from "../src/natives/mod.ts";
+import { compileScope, PENDING_LOADER, type TargetPlan } from "../compile/mod.ts";
+import { bundleGrants, TARGETS } from "../src/natives/mod.ts";
 import { denoFlags } from "../src/permissions/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -59,15 +59,6 @@ async function cachedDenort(target: string): Promise<string | undefined> {
   }
 }
 
-async function checkoutBundle(target: string) {
-  try {
-    return bundleRef(await Deno.readTextFile(join(ROOT, "native/dist", target, "manifest.json")));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
-}
-
 const DEVICE_ARGS = [
   "--home",
   "/srv/edgellm",
@@ -88,8 +79,9 @@ Deno.test("compile --dry-run plans both targets with the flags of the chosen sco
   assert.deepEqual(plans.map((p) => p.target), [...TARGETS]);
   for (const plan of plans) {
     const { target } = plan;
-    // Built or not, the plan names the checkout's bundle exactly.
-    assert.deepEqual(plan.bundle, await checkoutBundle(target));
+    // Assembled or not, the plan names the loader as the natives code computes it.
+    const { run } = await bundleGrants("/srv/edgellm", { target, embedded: true });
+    assert.equal(plan.loader, run[0] ?? null);
     const scope = compileScope({
       targets: [target],
       home: "/srv/edgellm",
@@ -98,7 +90,7 @@ Deno.test("compile --dry-run plans both targets with the flags of the chosen sco
       commands: ["/usr/bin/nice"],
       readPaths: [],
       envNames: ["SITE_TOKEN"],
-    }, plan.bundle ?? PENDING_BUNDLE);
+    }, plan.loader ?? PENDING_LOADER.replace("<home>", "/srv/edgellm"));
     assert.deepEqual(plan.compile.slice(1), [
       "compile",
       "--target",

@@ -1,18 +1,33 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
-  bundleRef,
   type CompileOptions,
   parseCompileArgs,
   planTarget,
   shellQuote,
 } from "../../compile/mod.ts";
 import { UsageError } from "../../src/errors.ts";
-import { bundleHash, TARGETS } from "../../src/natives/mod.ts";
+import { bundleGrants, bundleHash, TARGETS } from "../../src/natives/mod.ts";
 import { denoFlags } from "../../src/permissions/mod.ts";
 
 const MANIFEST = await Deno.readTextFile(
   new URL("../testdata/compile/manifest.json", import.meta.url),
 );
+
+/** The loader path a binary built from a dist folder holding MANIFEST would run. */
+async function fixtureLoader(home: string): Promise<string> {
+  const distDir = await Deno.makeTempDir();
+  try {
+    const target = "aarch64-unknown-linux-gnu";
+    await Deno.mkdir(join(distDir, target));
+    await Deno.writeTextFile(join(distDir, target, "manifest.json"), MANIFEST);
+    const { run } = await bundleGrants(home, { target, distDir, embedded: true });
+    assert.equal(run.length, 1);
+    return run[0]!;
+  } finally {
+    await Deno.remove(distDir, { recursive: true });
+  }
+}
 
 const DEVICE: CompileOptions = {
   targets: TARGETS,
@@ -24,17 +39,17 @@ const DEVICE: CompileOptions = {
   envNames: ["SITE_TOKEN"],
 };
 
-Deno.test("bundleRef() names the bundle by the natives' hash and takes its loader", () => {
-  assert.deepEqual(bundleRef(MANIFEST), {
-    hash: bundleHash(MANIFEST),
-    loader: "lib/ld-linux-aarch64.so.1",
-  });
+Deno.test("the natives name the loader of a compiled binary by the manifest's hash", async () => {
+  assert.equal(
+    await fixtureLoader("/srv/edgellm"),
+    `/srv/edgellm/natives/${bundleHash(MANIFEST)}/lib/ld-linux-aarch64.so.1`,
+  );
 });
 
-Deno.test("planTarget() compiles with the flags of the device's scope for each target", () => {
-  const bundle = bundleRef(MANIFEST);
+Deno.test("planTarget() compiles with the flags of the device's scope for each target", async () => {
+  const loader = await fixtureLoader("/srv/edgellm");
   for (const target of TARGETS) {
-    const plan = planTarget(target, DEVICE, { bundle, deno: "deno" });
+    const plan = planTarget(target, DEVICE, { loader, deno: "deno" });
     const flags = denoFlags({
       home: "/srv/edgellm",
       configFiles: [],
@@ -64,8 +79,9 @@ Deno.test("planTarget() compiles with the flags of the device's scope for each t
   }
 });
 
-Deno.test("planTarget() grants no permission without a scope", () => {
-  const plan = planTarget("x86_64-unknown-linux-gnu", DEVICE, { bundle: bundleRef(MANIFEST) });
+Deno.test("planTarget() grants no permission without a scope", async () => {
+  const loader = await fixtureLoader("/srv/edgellm");
+  const plan = planTarget("x86_64-unknown-linux-gnu", DEVICE, { loader });
   for (const arg of plan.compile) {
     assert.ok(!["-A", "--allow-all"].includes(arg), arg);
     if (arg.startsWith("--allow-")) assert.match(arg, /^--allow-[a-z]+=./, arg);
@@ -75,9 +91,9 @@ Deno.test("planTarget() grants no permission without a scope", () => {
 
 Deno.test("planTarget() marks the bundle as pending before it is assembled", () => {
   const plan = planTarget("aarch64-unknown-linux-gnu", DEVICE);
-  assert.equal(plan.bundle, null);
+  assert.equal(plan.loader, null);
   const run = plan.compile.find((arg) => arg.startsWith("--allow-run="));
-  assert.match(run ?? "", /^--allow-run=\/srv\/edgellm\/natives\/<[^>]+>\/<loader>,/);
+  assert.match(run ?? "", /^--allow-run=\/srv\/edgellm\/natives\/<bundle-hash>\/<loader>,/);
 });
 
 Deno.test("parseCompileArgs() defaults to both targets, the system home and the public hub", () => {
