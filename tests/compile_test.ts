@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { compileScope, PENDING_LOADER, type TargetPlan } from "../compile/mod.ts";
+import { planTarget, type TargetPlan } from "../compile/mod.ts";
 import { bundleGrants, TARGETS } from "../src/natives/mod.ts";
-import { denoFlags } from "../src/permissions/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -82,27 +81,17 @@ Deno.test("compile --dry-run plans both targets with the flags of the chosen sco
     // Assembled or not, the plan names the loader as the natives code computes it.
     const { run } = await bundleGrants("/srv/edgellm", { target, embedded: true });
     assert.equal(plan.loader, run[0] ?? null);
-    const scope = compileScope({
-      targets: [target],
+    // The command line gives exactly the plan the tested pure function makes for this scope.
+    const device = {
+      targets: [...TARGETS],
       home: "/srv/edgellm",
       hubEndpoints: ["https://hub.example:8443"],
       engines: ["/opt/bitnet/bin/llama-server"],
       commands: ["/usr/bin/nice"],
       readPaths: [],
       envNames: ["SITE_TOKEN"],
-    }, plan.loader ?? PENDING_LOADER.replace("<home>", "/srv/edgellm"));
-    assert.deepEqual(plan.compile.slice(1), [
-      "compile",
-      "--target",
-      target,
-      "--include",
-      `native/dist/${target}`,
-      "--output",
-      `dist/edgellm-${target}`,
-      ...denoFlags(scope),
-      "main.ts",
-    ]);
-    assert.deepEqual(plan.natives.slice(1), ["task", "natives", "--target", target]);
+    };
+    assert.deepEqual(plan, planTarget(target, device, { loader: run[0], deno: Deno.execPath() }));
     const flags = plan.compile.join(" ");
     assert.match(flags, /--allow-write=\/srv\/edgellm /);
     assert.match(flags, /--allow-net=[^ ]*\bhub\.example:8443\b/);
@@ -111,6 +100,7 @@ Deno.test("compile --dry-run plans both targets with the flags of the chosen sco
       /--allow-run=\/srv\/edgellm\/natives\/[^ ]+,\/opt\/bitnet\/bin\/llama-server,/,
     );
     assert.match(flags, /--allow-env=[^ ]*\bSITE_TOKEN\b/);
+    assert.match(flags, / --target [^ ]+ --include native\/dist\/[^ ]+ --output dist\/edgellm-/);
     assert.ok(!plan.compile.includes("-A") && !plan.compile.includes("--allow-all"));
   }
 });
