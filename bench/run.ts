@@ -146,9 +146,17 @@ async function main(args: string[]): Promise<number> {
     options: { json: { type: "boolean" } },
     allowPositionals: true,
   });
+  let files: string[];
+  try {
+    files = await findBenches(BENCH_DIR, positionals);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    console.error(error.message);
+    return 2;
+  }
   const results: BenchResult[] = [];
   let failed = false;
-  for (const file of await findBenches(BENCH_DIR, positionals)) {
+  for (const file of files) {
     console.error(`bench: ${basename(file)}`);
     try {
       results.push(...await runBench(file));
