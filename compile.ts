@@ -22,7 +22,7 @@ import {
   shellQuote,
   type TargetPlan,
   writeChecksums,
-} from "./compile/mod.ts";
+} from "./src/compile/mod.ts";
 import { CliError, ExitCode } from "./src/errors.ts";
 import { bundleGrants, MANIFEST_FILE, type Target } from "./src/natives/mod.ts";
 

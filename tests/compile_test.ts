@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { planTarget, type TargetPlan } from "../compile/mod.ts";
+import { planTarget, type TargetPlan } from "../src/compile/mod.ts";
 import { bundleGrants, TARGETS } from "../src/natives/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

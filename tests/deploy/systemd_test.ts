@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseCompileArgs } from "../../compile/mod.ts";
+import { parseCompileArgs } from "../../src/compile/mod.ts";
 import { SYSTEM_HOME } from "../../src/config/mod.ts";
 import { ExitCode } from "../../src/errors.ts";
 

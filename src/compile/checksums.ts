@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { sha256File, TARGETS } from "../src/natives/mod.ts";
+import { sha256File, TARGETS } from "../natives/mod.ts";
 
 /** One executable in `dist/`. */
 export interface DistFile {

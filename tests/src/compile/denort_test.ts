@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { checkDenortBin, denortFailure } from "../../compile/mod.ts";
-import { CliError } from "../../src/errors.ts";
-import { hostTarget, TARGETS } from "../../src/natives/mod.ts";
+import { checkDenortBin, denortFailure } from "../../../src/compile/mod.ts";
+import { CliError } from "../../../src/errors.ts";
+import { hostTarget, TARGETS } from "../../../src/natives/mod.ts";
 
 const HOST = hostTarget();
 const OTHER = TARGETS.find((target) => target !== HOST)!;

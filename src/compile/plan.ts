@@ -1,5 +1,5 @@
-import { denoFlags, type PermissionScope } from "../src/permissions/mod.ts";
-import type { Target } from "../src/natives/mod.ts";
+import { denoFlags, type PermissionScope } from "../permissions/mod.ts";
+import type { Target } from "../natives/mod.ts";
 
 /** What a device's binary may do besides the defaults of `denoFlags`; fixed at build time. */
 export interface CompileOptions {

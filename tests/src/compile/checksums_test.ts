@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeChecksums } from "../../compile/mod.ts";
+import { writeChecksums } from "../../../src/compile/mod.ts";
 
 Deno.test("writeChecksums() lists each built executable in the format sha256sum -c checks", async () => {
   const dist = await Deno.makeTempDir();

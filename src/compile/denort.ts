@@ -1,7 +1,7 @@
 import { Buffer } from "node:buffer";
 import { stripVTControlCharacters } from "node:util";
-import { CliError, ExitCode } from "../src/errors.ts";
-import { type Target, TARGETS } from "../src/natives/mod.ts";
+import { CliError, ExitCode } from "../errors.ts";
+import { type Target, TARGETS } from "../natives/mod.ts";
 
 /**
  * Printed by the full `deno` CLI's REPL, which `denort` does not have: `deno compile` with the

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
-import { HubConfigSchema, ServerConfigSchema, SYSTEM_HOME } from "../src/config/mod.ts";
-import { UsageError } from "../src/errors.ts";
-import { isTarget, type Target, TARGETS } from "../src/natives/mod.ts";
+import { HubConfigSchema, ServerConfigSchema, SYSTEM_HOME } from "../config/mod.ts";
+import { UsageError } from "../errors.ts";
+import { isTarget, type Target, TARGETS } from "../natives/mod.ts";
 import type { CompileOptions } from "./plan.ts";
 
 /** The hub a binary may reach when no `--hub-endpoint` is given (the configuration's default). */

@@ -5,13 +5,13 @@ import {
   parseCompileArgs,
   planTarget,
   shellQuote,
-} from "../../compile/mod.ts";
-import { UsageError } from "../../src/errors.ts";
-import { bundleGrants, bundleHash, TARGETS } from "../../src/natives/mod.ts";
-import { denoFlags } from "../../src/permissions/mod.ts";
+} from "../../../src/compile/mod.ts";
+import { UsageError } from "../../../src/errors.ts";
+import { bundleGrants, bundleHash, TARGETS } from "../../../src/natives/mod.ts";
+import { denoFlags } from "../../../src/permissions/mod.ts";
 
 const MANIFEST = await Deno.readTextFile(
-  new URL("../testdata/compile/manifest.json", import.meta.url),
+  new URL("../../testdata/compile/manifest.json", import.meta.url),
 );
 
 /** The loader path a binary built from a dist folder holding MANIFEST would run. */
