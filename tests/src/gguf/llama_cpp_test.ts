@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { GgufError, readGgufHeader } from "../../../src/gguf/mod.ts";
-import { bundledTool } from "../../_util/llama_bundle.ts";
+import { bundledTool } from "../../_util/natives.ts";
 import { type TinyModelDefect, writeTinyModel } from "../../_util/tiny_model.ts";
 
 const TIMEOUT_MS = 60_000;
 
 async function run(name: string, args: string[]): Promise<{ code: number; stderr: string }> {
-  const tool = bundledTool(name);
+  const tool = await bundledTool(name);
   const { code, stderr } = await new Deno.Command(tool.command, {
     args: [...tool.args, ...args],
     clearEnv: true,
