@@ -14,10 +14,9 @@ import type {
   RuntimeState,
 } from "../../../src/supervisor/types.ts";
 import { subscription } from "../../../src/server/sse.ts";
+import { bundledTool } from "../../_util/natives.ts";
 import { writeTinyModel } from "../../_util/tiny_model.ts";
-
-/** The llama.cpp bundle the tests run. */
-export const BUNDLE = "/tmp/proto/b";
+import { waitFor } from "../../_util/wait_for.ts";
 
 interface Runtime {
   snapshot: RuntimeSnapshot;
@@ -162,18 +161,17 @@ export interface StartLlamaServerOptions {
 }
 
 /**
- * Starts llama-server from {@linkcode BUNDLE} on 127.0.0.1 port 0 with `--metrics` and
+ * Starts llama-server from the checkout's bundle on 127.0.0.1 port 0 with `--metrics` and
  * `--slots`, and resolves when it reports the port it listens on and answers `/health`.
  */
 export async function startLlamaServer(
   model: string,
   options: StartLlamaServerOptions = {},
 ): Promise<LlamaServer> {
-  const child = new Deno.Command(`${BUNDLE}/lib/ld-linux-x86-64.so.2`, {
+  const tool = await bundledTool("llama-server");
+  const child = new Deno.Command(tool.command, {
     args: [
-      "--library-path",
-      `${BUNDLE}/lib`,
-      `${BUNDLE}/bin/llama-server`,
+      ...tool.args,
       "-m",
       model,
       "--host",
@@ -218,33 +216,16 @@ export async function startLlamaServer(
   let url: URL;
   try {
     url = await listening;
-    await waitFor(async () => {
+    await waitFor("llama-server to answer /health", async () => {
       const response = await fetch(new URL("/health", url));
       await response.body?.cancel();
       return response.status === 200;
-    }, 30_000);
+    }, { timeoutMs: 30_000 });
   } catch (error) {
     await close();
     throw error;
   }
   return { url, child, output: () => output, close, [Symbol.asyncDispose]: close };
-}
-
-/** Polls `condition` until it holds, failing after `timeoutMs`. */
-export async function waitFor(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (true) {
-    try {
-      if (await condition()) return;
-    } catch {
-      // Not yet: e.g. a server not yet listening.
-    }
-    if (Date.now() > deadline) throw new Error(`Condition not met in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** Writes a tiny model that generates whatever number of tokens is asked, in `dir`. */

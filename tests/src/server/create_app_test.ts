@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../../src/log/mod.ts";
 import { createApp, type ServerDeps } from "../../../src/server/mod.ts";
-import { ManualSupervisor, testConfig, waitFor } from "./_util.ts";
+import { waitFor } from "../../_util/wait_for.ts";
+import { ManualSupervisor, testConfig } from "./_util.ts";
 
 const TOKEN = "test-token-123";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -275,11 +276,11 @@ Deno.test("createApp() answers log tails and follows new lines as SSE", async ()
   let text = "";
   while (!text.includes('"line":"two"')) text += (await reader.read()).value;
   const next = reader.read();
-  await waitFor(() => supervisor.followers === 1);
+  await waitFor("the follower", () => supervisor.followers === 1);
   supervisor.log("chat", "three");
   text = (await next).value ?? "";
   assert.match(text, /^event: log\ndata: \{.*"line":"three"\}\n\n$/);
   controller.abort();
   assert.equal((await reader.read()).done, true);
-  await waitFor(() => supervisor.followers === 0);
+  await waitFor("the follower to leave", () => supervisor.followers === 0);
 });

@@ -8,8 +8,8 @@ import {
   startLlamaServer,
   testConfig,
   tinyModel,
-  waitFor,
 } from "./_util.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 const TOKEN = "proxy-test-token";
 
@@ -170,7 +170,10 @@ Deno.test("the proxy stops the upstream generation when a streaming client leave
   assert.ok(tokens.length > 1000, `the other stream got ${tokens.length} more tokens`);
 
   // Had it gone on, the 30 000-token generation would keep a slot busy for half a minute.
-  await waitFor(async () => await llamaMetric(s.llama, "requests_processing") === 0, 10_000);
+  await waitFor(
+    "llama-server to stop generating",
+    async () => await llamaMetric(s.llama, "requests_processing") === 0,
+  );
   const slots = await (await fetch(new URL("/slots", s.llama.url))).json();
   assert.ok(slots.every((slot: { is_processing: boolean }) => !slot.is_processing));
   assert.ok(await llamaMetric(s.llama, "tokens_predicted_total") < 30_000);
@@ -191,7 +194,10 @@ Deno.test("the proxy answers 429 with Retry-After when the queue is full, and dr
   const metrics = () =>
     fetch(new URL("/metrics", s.url), { headers: { authorization: `Bearer ${TOKEN}` } })
       .then((r) => r.text());
-  await waitFor(async () => (await metrics()).includes('edgellm_queue_depth{runtime="chat"} 1'));
+  await waitFor(
+    "a request in the queue",
+    async () => (await metrics()).includes('edgellm_queue_depth{runtime="chat"} 1'),
+  );
 
   const refused = await fetch(
     new URL("/v1/completions", s.url),
@@ -205,7 +211,10 @@ Deno.test("the proxy answers 429 with Retry-After when the queue is full, and dr
 
   waiter.abort();
   await assert.rejects(waiting);
-  await waitFor(async () => (await metrics()).includes('edgellm_queue_depth{runtime="chat"} 0'));
+  await waitFor(
+    "the queue to empty",
+    async () => (await metrics()).includes('edgellm_queue_depth{runtime="chat"} 0'),
+  );
   const text = await metrics();
   assert.match(text, /edgellm_requests_rejected_total\{runtime="chat",reason="queue_full"\} 1/);
   busy.abort();
