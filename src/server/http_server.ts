@@ -1,6 +1,9 @@
-import { UsageError } from "../errors.ts";
+import type { Config } from "../config/mod.ts";
+import { CliError, ExitCode, UsageError } from "../errors.ts";
+import type { Logger } from "../log/mod.ts";
 import { createApp } from "./create_app.ts";
-import type { ServerDeps } from "./server_deps.ts";
+import type { RuntimeSupervisor, ServerDeps } from "./server_deps.ts";
+import { readServerToken } from "./server_token.ts";
 
 /** Options for {@linkcode startHttpServer}. */
 export interface StartHttpServerOptions {
@@ -36,9 +39,13 @@ export interface HttpServer {
 /** Matches the IPv4 loopback network 127.0.0.0/8. */
 const IPV4_LOOPBACK = /^127(\.\d{1,3}){3}$/;
 
+function unbracket(hostname: string): string {
+  return hostname.replace(/^\[(.*)\]$/, "$1");
+}
+
 /** Whether `hostname` only accepts connections from this machine. */
 export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  const host = unbracket(hostname).toLowerCase();
   return host === "localhost" || host === "::1" || IPV4_LOOPBACK.test(host);
 }
 
@@ -106,4 +113,82 @@ export async function startHttpServer(
       return stopping;
     },
   };
+}
+
+/** Options for {@linkcode serveHttp}: what `edgellm serve` hands its HTTP half. */
+export interface ServeHttpOptions {
+  /** The validated configuration. */
+  readonly config: Config;
+  /** `--host`, else `[server] host`. */
+  readonly host: string;
+  /** `--port`, else `[server] port`. */
+  readonly port: number;
+  /** Aborted on SIGTERM/SIGINT: stop listening, end the event streams, let requests finish. */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+  /** `--insecure`: serve a non-loopback host without a token. @default {false} */
+  readonly insecure?: boolean;
+  /** How long requests in flight may take after `signal` (see {@linkcode ShutdownOptions}). */
+  readonly graceMs?: number;
+}
+
+function waitForAbort(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/**
+ * The HTTP half of `edgellm serve`: checks that the host may be served, listens, and resolves
+ * once `signal` aborted and the server has shut down (the supervisor then stops the runtimes).
+ *
+ * @throws {UsageError} (exit 2) for a non-loopback host without a token and without
+ * `insecure`, or a host the process may not bind.
+ * @throws {CliError} exit 75 when the address is in use.
+ */
+export async function serveHttp(
+  supervisor: RuntimeSupervisor,
+  options: ServeHttpOptions,
+): Promise<void> {
+  const { config, host, port, signal } = options;
+  const token = readServerToken(config.server);
+  assertSafeBind(host, token, {
+    insecure: options.insecure ?? false,
+    tokenEnv: config.server.token_env,
+  });
+  const logger = options.logger.child({ component: "http" });
+  let server: HttpServer;
+  try {
+    server = await startHttpServer({ supervisor, config, token, logger, signal }, {
+      hostname: unbracket(host),
+      port,
+    });
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) {
+      throw new CliError(
+        `Cannot listen on ${host}:${port}: the address is in use; stop what holds it or choose another --port`,
+        ExitCode.TempFail,
+        { cause: error },
+      );
+    }
+    if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.AddrNotAvailable) {
+      throw new UsageError(
+        `Cannot listen on "${host}": use a loopback address, or 0.0.0.0 / :: for every interface`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  if (token === undefined && !isLoopbackHost(host)) {
+    logger.warn("serving without a token (--insecure): anyone who can reach it may use it", {
+      host,
+    });
+  }
+  const bare = unbracket(host);
+  logger.info("listening", {
+    url: `http://${bare.includes(":") ? `[${bare}]` : bare}:${server.addr.port}`,
+  });
+  await waitForAbort(signal);
+  await server.shutdown(options.graceMs === undefined ? {} : { graceMs: options.graceMs });
 }
