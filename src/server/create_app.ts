@@ -66,15 +66,14 @@ export function createApp(deps: ServerDeps): Hono {
       restarts.set(event.runtime, (restarts.get(event.runtime) ?? 0) + 1);
     }
   });
-  // deno-lint-ignore prefer-const -- the proxy and the metrics refer to each other.
-  let proxy: InferenceProxy;
   const metrics = new ServerMetrics({
     runtimes: () => supervisor.list(),
-    queueDepth: (id) => proxy.queueDepth(id),
+    // Read at scrape time, after `proxy` below exists.
+    queueDepth: (id): number => proxy.queueDepth(id),
     restarts: (id) => restarts.get(id) ?? 0,
     ...(deps.bootstrapBytes ? { bootstrapBytes: deps.bootstrapBytes } : {}),
   });
-  proxy = new InferenceProxy({
+  const proxy: InferenceProxy = new InferenceProxy({
     supervisor,
     slots: (id) => config.runtimes[id]?.parallel ?? 1,
     maxQueue: config.server.max_queue,

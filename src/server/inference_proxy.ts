@@ -161,10 +161,11 @@ export class InferenceProxy {
    */
   async forward(request: Request, endpoint: InferenceEndpoint): Promise<ProxiedResponse> {
     const started = performance.now();
-    const body = await request.text();
+    // The bytes as they came are what llama-server gets: nothing is re-encoded.
+    const body = new Uint8Array(await request.arrayBuffer());
     let json: unknown;
     try {
-      json = JSON.parse(body);
+      json = JSON.parse(decoder.decode(body));
     } catch (error) {
       throw new HttpError(
         400,
@@ -174,6 +175,7 @@ export class InferenceProxy {
     }
     const { model, stream } = BODY_SCHEMAS[endpoint].parse(json);
     const runtime = this.#route(model);
+    // Refuse at once when the runtime is down, rather than after queueing.
     this.#upstream(runtime);
 
     const { metrics, timeoutMs } = this.#options;
