@@ -58,7 +58,8 @@ async function scrapeRuntime(id: string, base: URL): Promise<ScrapedMetrics | un
 export function createApp(deps: ServerDeps): Hono {
   const { supervisor, config, logger } = deps;
   const shutdown = deps.signal ?? new AbortController().signal;
-  const createdS = Math.floor(Date.now() / 1000);
+  const startedMs = Date.now();
+  const createdS = Math.floor(startedMs / 1000);
   const restarts = new Map<string, number>();
   supervisor.subscribe((event) => {
     // A restart is a start that did not come from rest ("stopped"/"failed" need a start).
@@ -105,7 +106,12 @@ export function createApp(deps: ServerDeps): Hono {
     }),
   );
 
-  app.get("/health", (c) => c.json({ status: "ok", version: VERSION }));
+  app.get("/health", (c) =>
+    c.json({
+      status: "ok",
+      version: VERSION,
+      uptime_s: Math.floor((Date.now() - startedMs) / 1000),
+    }));
 
   app.get("/ready", (c) => {
     const runtimes = supervisor.list();

@@ -27,6 +27,7 @@ Deno.test("createApp() answers /health without a token", async () => {
   const body = await response.json();
   assert.equal(body.status, "ok");
   assert.equal(typeof body.version, "string");
+  assert.equal(typeof body.uptime_s, "number");
 });
 
 Deno.test("createApp() answers 401 with the JSON envelope when the token is missing or wrong", async () => {
