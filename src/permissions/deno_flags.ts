@@ -52,6 +52,12 @@ const SYSTEM_READ_PATHS = ["/proc"];
 /** Spawned only as `setpriv --pdeathsig TERM -- <granted executable>`. */
 export const SETPRIV_PATH = "/usr/bin/setpriv";
 
+/**
+ * procps `kill`: `Deno.kill` needs unrestricted `--allow-run`, so the supervisor signals the
+ * children a killed previous instance left behind (which it holds no handle of) through this.
+ */
+export const KILL_PATH = "/usr/bin/kill";
+
 /** System facts `doctor` and the supervisor ask for. */
 const SYS_NAMES = [
   "cpus",
@@ -106,7 +112,7 @@ export function denoFlags(scope: PermissionScope): string[] {
     ...(scope.readPaths ?? []),
     ...SYSTEM_READ_PATHS,
   ]);
-  const run = unique([...scope.runPaths, SETPRIV_PATH]);
+  const run = unique([...scope.runPaths, SETPRIV_PATH, KILL_PATH]);
   const net = unique([...LOOPBACK_HOSTS, ...WILDCARD_HOSTS, ...hubHosts(scope.hubEndpoints)]);
   const env = unique([...ENV_NAMES, ...(scope.envNames ?? [])]);
   return [
