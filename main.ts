@@ -5,9 +5,10 @@
  */
 import { runCli } from "./src/cli/mod.ts";
 import { versionCommand } from "./src/cli/version_command.ts";
+import { nativesCommand } from "./src/natives/natives_command.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-const COMMANDS = [versionCommand()];
+const COMMANDS = [nativesCommand(), versionCommand()];
 
 /** Runs the CLI with the process arguments and exits with its code. */
 async function main(): Promise<void> {
