@@ -4,11 +4,12 @@
  * @module
  */
 import { runCli } from "./src/cli/mod.ts";
+import { serveCommand } from "./src/cli/serve_command.ts";
 import { versionCommand } from "./src/cli/version_command.ts";
 import { nativesCommand } from "./src/natives/natives_command.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-const COMMANDS = [nativesCommand(), versionCommand()];
+const COMMANDS = [nativesCommand(), serveCommand(), versionCommand()];
 
 /** Runs the CLI with the process arguments and exits with its code. */
 async function main(): Promise<void> {

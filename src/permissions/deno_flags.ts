@@ -53,10 +53,13 @@ const SYSTEM_READ_PATHS = ["/proc"];
 export const SETPRIV_PATH = "/usr/bin/setpriv";
 
 /**
- * procps `kill`: `Deno.kill` needs unrestricted `--allow-run`, so the supervisor signals the
- * children a killed previous instance left behind (which it holds no handle of) through this.
+ * procps `kill` and `ps`: `Deno.kill` needs unrestricted `--allow-run` and Deno refuses every
+ * read under `/proc` without `--allow-all`, so the supervisor checks (`ps`) and signals
+ * (`kill`) the children a killed previous instance left behind through these.
  */
 export const KILL_PATH = "/usr/bin/kill";
+/** See {@linkcode KILL_PATH}. */
+export const PS_PATH = "/usr/bin/ps";
 
 /** System facts `doctor` and the supervisor ask for. */
 const SYS_NAMES = [
@@ -112,7 +115,7 @@ export function denoFlags(scope: PermissionScope): string[] {
     ...(scope.readPaths ?? []),
     ...SYSTEM_READ_PATHS,
   ]);
-  const run = unique([...scope.runPaths, SETPRIV_PATH, KILL_PATH]);
+  const run = unique([...scope.runPaths, SETPRIV_PATH, KILL_PATH, PS_PATH]);
   const net = unique([...LOOPBACK_HOSTS, ...WILDCARD_HOSTS, ...hubHosts(scope.hubEndpoints)]);
   const env = unique([...ENV_NAMES, ...(scope.envNames ?? [])]);
   return [

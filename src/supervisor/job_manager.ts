@@ -3,7 +3,8 @@ import type { Logger } from "../log/mod.ts";
 import { childEnv } from "./child_env.ts";
 import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "./clock.ts";
 import { InvalidJobError, type JobSpec, parseJobSpec } from "./job_spec.ts";
-import type { ExecLine, ModelResolver } from "./prepare_config.ts";
+import type { ExecLine } from "../natives/mod.ts";
+import type { ModelResolver } from "./prepare_config.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
 import type { ExitStatus, SpawnedChild, Spawner } from "./spawner.ts";
 import type { JobSnapshot, JobState } from "./types.ts";
@@ -144,7 +145,7 @@ export class JobManager {
       }
       let modelPath: string;
       try {
-        modelPath = await this.#options.resolveModel(spec.model, model);
+        modelPath = await this.#options.resolveModel(config, spec.model);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         throw new InvalidJobError([`model: "${spec.model}" is not available: ${reason}`]);

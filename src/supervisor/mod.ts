@@ -17,7 +17,7 @@
  * | `upstream(id): URL \| undefined` | base URL of a `ready` llama-server | `/v1/*` proxy |
  * | `subscribe(listener): () => void` | every {@linkcode RuntimeEvent}, synchronously, in order | `GET /events` |
  * | `logs(id, { tail }): LogLine[]` | recent lines | `GET /runtimes/:id/logs` |
- * | `followLogs(id, { signal }): AsyncIterableIterator<LogLine>` | new lines as they come, until aborted | `…/logs?follow=1` |
+ * | `follow(id, { signal }): AsyncIterableIterator<LogLine>` | new lines as they come, until aborted | `…/logs?follow=1` |
  * | `reload(config): Promise<ReloadPlan>` | apply a new configuration; throws `ConfigError` and changes nothing if it cannot run | SIGHUP |
  * | `shutdown(): Promise<void>` | cancel jobs, stop runtimes within their grace, release the lock | SIGTERM |
  * | `jobs.submit(body): Promise<JobSnapshot>` | validate and queue; throws {@linkcode InvalidJobError} (400) | `POST /jobs` |
@@ -34,11 +34,11 @@
  *
  * const supervisor = await createSupervisor(config, {
  *   home: "/var/lib/edgellm",
- *   execLine: (program) => natives.execLine(program),
- *   resolveModel: (id, model) => model.path ?? store.modelPath(id, model),
+ *   execLine: (executable) => execLine({ bundle, executable }),
+ *   resolveModel: (config, id) => resolveModelPath(config, id, { home: "/var/lib/edgellm" }),
  * });
  * const stop = supervisor.subscribe((e) => console.log(`${e.runtime}: ${e.from} → ${e.to}`));
- * const lines = supervisor.followLogs("chat", { signal: AbortSignal.timeout(10_000) });
+ * const lines = supervisor.follow("chat", { signal: AbortSignal.timeout(10_000) });
  * for await (const line of lines) console.log(line.line);
  * stop();
  * await supervisor.shutdown();

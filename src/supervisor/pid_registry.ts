@@ -1,59 +1,31 @@
 import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
-import { KILL_PATH } from "../permissions/mod.ts";
+import { KILL_PATH, PS_PATH } from "../permissions/mod.ts";
 
 /** One live child of a supervisor, as written to `<dir>/<pid>.json`. */
 export interface ChildRecord {
   readonly pid: number;
-  /** Field 22 of `/proc/<pid>/stat` (clock ticks since boot): with the pid, unique per boot. */
-  readonly start_time: string;
-  /** `/proc/sys/kernel/random/boot_id`: a record from before a reboot names nobody. */
-  readonly boot_id: string;
+  /** When it was spawned (ms since the epoch): with the pid, it names one process. */
+  readonly spawned_at: number;
   /** The executable, compared with the process's `argv[0]`. */
   readonly command: string;
   /** The supervisor process that spawned it. */
   readonly owner_pid: number;
 }
 
-function readProc(path: string): string | undefined {
-  try {
-    return Deno.readTextFileSync(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-}
+/**
+ * How far a process's start time (from `ps`, whole seconds) may be from the recorded spawn
+ * time and still be the same process. A different process would have to reuse the pid within
+ * this window and run the same executable.
+ */
+const START_TOLERANCE_MS = 2000;
 
-function bootId(): string {
-  return readProc("/proc/sys/kernel/random/boot_id")?.trim() ?? "";
-}
-
-interface ProcStat {
-  readonly state: string;
-  readonly startTime: string;
-}
-
-function procStat(pid: number): ProcStat | undefined {
-  const text = readProc(`/proc/${pid}/stat`);
-  if (text === undefined) return undefined;
-  // "pid (comm) state ppid …": comm may hold spaces and parentheses, so split after the last ")".
-  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
-  const state = fields[0];
-  const startTime = fields[19];
-  return state === undefined || startTime === undefined ? undefined : { state, startTime };
-}
-
-/** The start time of a live process (field 22 of `/proc/<pid>/stat`), or `undefined`. */
-export function processStartTime(pid: number): string | undefined {
-  const stat = procStat(pid);
-  return stat === undefined || stat.state === "Z" ? undefined : stat.startTime;
-}
-
-/** Whether the record still names the very process it was written for. */
-function isSameProcess(record: ChildRecord, boot: string): boolean {
-  if (record.boot_id !== boot || processStartTime(record.pid) !== record.start_time) return false;
-  const argv0 = readProc(`/proc/${record.pid}/cmdline`)?.split("\0")[0];
-  return argv0 === record.command;
+/** Options for {@linkcode PidRegistry}. */
+export interface PidRegistryOptions {
+  /** procps `ps`. @default {PS_PATH} */
+  psPath?: string;
+  /** procps `kill`. @default {KILL_PATH} */
+  killPath?: string;
 }
 
 /** Options for {@linkcode PidRegistry.stopLeftovers}. */
@@ -62,8 +34,6 @@ export interface StopLeftoversOptions {
   graceMs?: number;
   /** Receives what was found and done. */
   logger?: Logger;
-  /** The `kill` executable (Deno.kill needs unrestricted `--allow-run`). @default {KILL_PATH} */
-  killPath?: string;
 }
 
 /** What happened to one leftover of a previous instance. */
@@ -74,62 +44,41 @@ export interface Leftover {
   readonly outcome: "stopped" | "killed" | "alive";
 }
 
+/** Between checks whether a signalled leftover is gone. */
 const POLL_MS = 50;
+
+const decoder = new TextDecoder();
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function waitGone(record: ChildRecord, boot: string, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (isSameProcess(record, boot)) {
-    if (Date.now() >= deadline) return false;
-    await delay(POLL_MS);
-  }
-  return true;
-}
-
-async function signal(killPath: string, pid: number, name: "TERM" | "KILL"): Promise<void> {
-  const { success, stderr } = await new Deno.Command(killPath, {
-    args: ["-s", name, String(pid)],
-    clearEnv: true,
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!success) {
-    const reason = new TextDecoder().decode(stderr).trim();
-    throw new Error(`Cannot send SIG${name} to pid ${pid}: ${reason || "kill failed"}`);
-  }
-}
-
 /**
  * Pid files of the children a supervisor runs (`$EDGELLM_HOME/run/children/`), so that the
  * next start can find children of an instance that was killed with SIGKILL and stop them.
- * A pid file is trusted only while the boot, the process's start time and its `argv[0]`
- * all match: a pid reused by another process is never signalled.
+ * A pid file is trusted only while the process's start time and `argv[0]` match it: a pid
+ * reused by another process is never signalled.
+ *
+ * Deno refuses reads under `/proc` without `--allow-all`, and `Deno.kill` needs unrestricted
+ * `--allow-run`; so processes are inspected with procps `ps` and signalled with its `kill`.
  */
 export class PidRegistry {
   /** The folder of pid files. */
   readonly dir: string;
+  readonly #ps: string;
+  readonly #kill: string;
 
   /** Creates the folder if needed. */
-  constructor(dir: string) {
+  constructor(dir: string, options: PidRegistryOptions = {}) {
     this.dir = dir;
+    this.#ps = options.psPath ?? PS_PATH;
+    this.#kill = options.killPath ?? KILL_PATH;
     Deno.mkdirSync(dir, { recursive: true });
   }
 
-  /** Records a child that was just spawned; no-op when it is already gone. */
+  /** Records a child that was just spawned. */
   add(pid: number, command: string): void {
-    const startTime = processStartTime(pid);
-    if (startTime === undefined) return;
-    const record: ChildRecord = {
-      pid,
-      start_time: startTime,
-      boot_id: bootId(),
-      command,
-      owner_pid: Deno.pid,
-    };
+    const record: ChildRecord = { pid, spawned_at: Date.now(), command, owner_pid: Deno.pid };
     Deno.writeTextFileSync(join(this.dir, `${pid}.json`), JSON.stringify(record) + "\n");
   }
 
@@ -142,19 +91,77 @@ export class PidRegistry {
     }
   }
 
-  /** The records on disk; unreadable files are skipped. */
+  /** The records on disk; unreadable ones are deleted. */
   list(): ChildRecord[] {
     const records: ChildRecord[] = [];
     for (const entry of Deno.readDirSync(this.dir)) {
       if (!entry.isFile || !/^\d+\.json$/.test(entry.name)) continue;
+      const path = join(this.dir, entry.name);
       try {
-        records.push(JSON.parse(Deno.readTextFileSync(join(this.dir, entry.name))));
+        records.push(JSON.parse(Deno.readTextFileSync(path)));
       } catch (error) {
         if (!(error instanceof SyntaxError)) throw error;
-        Deno.removeSync(join(this.dir, entry.name));
+        Deno.removeSync(path);
       }
     }
     return records;
+  }
+
+  /** Whether the record still names a live process: same start time and `argv[0]`. */
+  async isAlive(record: ChildRecord): Promise<boolean> {
+    const { success, stdout } = await new Deno.Command(this.#ps, {
+      args: ["-o", "etimes=,args=", "-p", String(record.pid)],
+      clearEnv: true,
+      env: { LC_ALL: "C" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!success) return false; // no such process
+    const match = /^\s*(\d+)\s+(\S+)/.exec(decoder.decode(stdout));
+    if (match === null) return false;
+    const startedAt = Date.now() - Number(match[1]) * 1000;
+    // A zombie shows "[name] <defunct>" and so never matches argv[0].
+    return Math.abs(startedAt - record.spawned_at) <= START_TOLERANCE_MS &&
+      match[2] === record.command;
+  }
+
+  async #signal(pid: number, name: "TERM" | "KILL"): Promise<void> {
+    const { success, stderr } = await new Deno.Command(this.#kill, {
+      args: ["-s", name, String(pid)],
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!success) {
+      const reason = decoder.decode(stderr).trim() || "kill failed";
+      throw new Error(`Cannot send SIG${name} to pid ${pid}: ${reason}`);
+    }
+  }
+
+  async #waitGone(record: ChildRecord, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (await this.isAlive(record)) {
+      if (Date.now() >= deadline) return false;
+      await delay(POLL_MS);
+    }
+    return true;
+  }
+
+  async #stop(record: ChildRecord, graceMs: number, logger?: Logger): Promise<Leftover[]> {
+    if (!(await this.isAlive(record))) return [];
+    const { pid, command } = record;
+    logger?.warn("stopping a child left by a previous instance", { pid, command });
+    try {
+      await this.#signal(pid, "TERM");
+      if (await this.#waitGone(record, graceMs)) return [{ pid, command, outcome: "stopped" }];
+      await this.#signal(pid, "KILL");
+      if (await this.#waitGone(record, graceMs)) return [{ pid, command, outcome: "killed" }];
+    } catch (error) {
+      logger?.error("cannot stop a leftover child", { pid, command, error });
+    }
+    return [{ pid, command, outcome: "alive" }];
   }
 
   /**
@@ -163,26 +170,11 @@ export class PidRegistry {
    * a live instance are never touched.
    */
   async stopLeftovers(options: StopLeftoversOptions = {}): Promise<Leftover[]> {
-    const { graceMs = 5000, logger, killPath = KILL_PATH } = options;
-    const boot = bootId();
+    const { graceMs = 5000, logger } = options;
     const results = await Promise.all(
-      this.list().map(async (record): Promise<Leftover[]> => {
+      this.list().map(async (record) => {
         try {
-          if (!isSameProcess(record, boot)) return [];
-          logger?.warn("stopping a child left by a previous instance", {
-            pid: record.pid,
-            command: record.command,
-          });
-          const result = { pid: record.pid, command: record.command };
-          try {
-            await signal(killPath, record.pid, "TERM");
-            if (await waitGone(record, boot, graceMs)) return [{ ...result, outcome: "stopped" }];
-            await signal(killPath, record.pid, "KILL");
-            if (await waitGone(record, boot, graceMs)) return [{ ...result, outcome: "killed" }];
-          } catch (error) {
-            logger?.error("cannot stop a leftover child", { pid: record.pid, error });
-          }
-          return [{ ...result, outcome: "alive" }];
+          return await this.#stop(record, graceMs, logger);
         } finally {
           this.remove(record.pid);
         }

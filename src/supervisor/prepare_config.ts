@@ -1,21 +1,10 @@
 import { basename, join } from "node:path";
-import {
-  type Config,
-  ConfigError,
-  type ConfigIssue,
-  type ModelConfig,
-  resolveThreads,
-} from "../config/mod.ts";
+import { type Config, ConfigError, type ConfigIssue, resolveThreads } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { type ExecLine, execLine } from "../natives/mod.ts";
 import { childEnv } from "./child_env.ts";
 import { llamaServerArgs } from "./engine_args.ts";
 import type { RuntimeSpec } from "./runtime.ts";
-
-/** How to run a program of the llama.cpp bundle: `[loader, "--library-path", lib, bin, …]`. */
-export interface ExecLine {
-  readonly command: string;
-  readonly args: readonly string[];
-}
 
 /** The bundle programs the supervisor runs. */
 export type BundledProgram = "llama-server" | "llama-completion";
@@ -23,8 +12,11 @@ export type BundledProgram = "llama-server" | "llama-completion";
 /** Exec line of a program of the verified bundle (the natives runtime); throws when there is none. */
 export type ExecLineResolver = (program: BundledProgram) => ExecLine | Promise<ExecLine>;
 
-/** Local GGUF path of `[models.<id>]` (its `path`, or the file in the store); throws when absent. */
-export type ModelResolver = (id: string, model: ModelConfig) => string | Promise<string>;
+/**
+ * Local GGUF path of `config.models[id]` (its `path`, or the file in the store, as
+ * bootstrap's `resolveModelPath(config, id, { home })` finds it); throws when absent.
+ */
+export type ModelResolver = (config: Config, id: string) => string | Promise<string>;
 
 /** The one engine a runtime may run; an `engine_path` must be a build of it. */
 const ENGINE_NAME = "llama-server";
@@ -103,7 +95,7 @@ export async function prepareConfig(
           message: `"${runtime.engine_path}" is not a ${ENGINE_NAME} build: edgellm only runs ` +
             `the verified bundle's ${ENGINE_NAME} or a file named "${ENGINE_NAME}"`,
         });
-      } else exec = { command: runtime.engine_path, args: [] };
+      } else exec = execLine({ enginePath: runtime.engine_path });
     } else {
       try {
         exec = await options.execLine(ENGINE_NAME);
@@ -115,7 +107,7 @@ export async function prepareConfig(
     const model = config.models[runtime.model];
     if (model !== undefined) {
       try {
-        modelPath = await options.resolveModel(runtime.model, model);
+        modelPath = await options.resolveModel(config, runtime.model);
       } catch (error) {
         issues.push({
           key: `${key}.model`,

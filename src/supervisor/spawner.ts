@@ -73,6 +73,12 @@ interface Pending {
   pid?: number;
 }
 
+/**
+ * The spawner Worker's module. A compiled binary embeds it; run from a checkout, the process
+ * needs read permission for exactly this file to start the Worker.
+ */
+export const SPAWNER_WORKER_URL: URL = new URL("./spawner_worker.ts", import.meta.url);
+
 function defaultSetpriv(): string | null {
   const state = Deno.permissions.querySync({ name: "run", command: SETPRIV_PATH }).state;
   return state === "granted" ? SETPRIV_PATH : null;
@@ -107,7 +113,7 @@ export class Spawner {
     this.#setpriv = options.setpriv === undefined ? defaultSetpriv() : options.setpriv;
     this.#registry = options.registry;
     const run = this.#setpriv === null ? this.run : [...this.run, this.#setpriv];
-    this.#worker = new Worker(new URL("./spawner_worker.ts", import.meta.url), {
+    this.#worker = new Worker(SPAWNER_WORKER_URL, {
       type: "module",
       name: "edgellm-spawner",
       deno: {

@@ -25,7 +25,7 @@ export interface SupervisorOptions {
   home: string;
   /** Exec lines of the verified bundle (the natives runtime). */
   execLine: ExecLineResolver;
-  /** Local GGUF path of a `[models.<id>]` (bootstrap's store, or its `path`). */
+  /** Local GGUF path of a `[models.<id>]` (bootstrap's `resolveModelPath`). */
   resolveModel: ModelResolver;
   logger?: Logger | undefined;
   /** Names the configuration in errors, e.g. its path. @default {"configuration"} */
@@ -281,7 +281,7 @@ export class Supervisor {
    *
    * @throws {RuntimeNotFoundError} for an unknown id.
    */
-  followLogs(id: string, options: FollowOptions = {}): AsyncIterableIterator<LogLine> {
+  follow(id: string, options: FollowOptions = {}): AsyncIterableIterator<LogLine> {
     return this.#runtime(id).log.ring.follow(options);
   }
 
