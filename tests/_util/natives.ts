@@ -1,6 +1,13 @@
 import { join } from "node:path";
 import { assembleBundle } from "../../native/mod.ts";
-import { MANIFEST_FILE, readManifest, type Target } from "../../src/natives/mod.ts";
+import {
+  type ExecLine,
+  execLine,
+  hostTarget,
+  MANIFEST_FILE,
+  readManifest,
+  type Target,
+} from "../../src/natives/mod.ts";
 
 const built = new Map<Target, Promise<string>>();
 
@@ -16,6 +23,15 @@ export function ensureBundle(target: Target): Promise<string> {
     built.set(target, dir);
   }
   return dir;
+}
+
+/**
+ * How to run a tool of a bundle (e.g. "llama-server"): spawn `command` with
+ * `[...args, ...toolArgs]` and `clearEnv: true`. Assembles the bundle first if needed.
+ */
+export async function bundledTool(name: string, target: Target = hostTarget()): Promise<ExecLine> {
+  const dir = await ensureBundle(target);
+  return execLine({ bundle: { dir, manifest: await readManifest(dir) }, executable: name });
 }
 
 /** Copies a bundle (the files its manifest lists, and the manifest) into `to`. */
