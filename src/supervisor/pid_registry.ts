@@ -7,7 +7,7 @@ export interface ChildRecord {
   readonly pid: number;
   /** When it was spawned (ms since the epoch): with the pid, it names one process. */
   readonly spawned_at: number;
-  /** The executable, compared with the process's `argv[0]`. */
+  /** The executable, compared with the process's `argv[0]` (or `argv[1]` for a script). */
   readonly command: string;
   /** The supervisor process that spawned it. */
   readonly owner_pid: number;
@@ -118,12 +118,12 @@ export class PidRegistry {
       stderr: "null",
     }).output();
     if (!success) return false; // no such process
-    const match = /^\s*(\d+)\s+(\S+)/.exec(decoder.decode(stdout));
+    const match = /^\s*(\d+)\s+(\S+)(?:\s+(\S+))?/.exec(decoder.decode(stdout));
     if (match === null) return false;
     const startedAt = Date.now() - Number(match[1]) * 1000;
-    // A zombie shows "[name] <defunct>" and so never matches argv[0].
+    // A script runs as "interpreter script …". A zombie shows "[name] <defunct>": no match.
     return Math.abs(startedAt - record.spawned_at) <= START_TOLERANCE_MS &&
-      match[2] === record.command;
+      (match[2] === record.command || match[3] === record.command);
   }
 
   async #signal(pid: number, name: "TERM" | "KILL"): Promise<void> {

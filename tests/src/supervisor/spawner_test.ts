@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { Spawner, SpawnError } from "../../../src/supervisor/spawner.ts";
 import { childEnv } from "../../../src/supervisor/child_env.ts";
-import { assertNoProcesses } from "../../_util/processes.ts";
+import { assertNoProcesses, processesMatching } from "../../_util/processes.ts";
 
 const ENV = "/usr/bin/env";
 const SLEEP = "/usr/bin/sleep";
@@ -103,15 +103,16 @@ Deno.test("Spawner delivers signals and reports how the child ended", async () =
 });
 
 Deno.test("Spawner's children die with edgellm through setpriv, and spawn directly without it", async () => {
-  const marker = `spawner-pdeathsig-${crypto.randomUUID()}`;
+  // A sleep duration no other process uses, to find it by its command line.
+  const marker = `300.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
   // A parent process that spawns `sleep` through the spawner and is then SIGKILLed.
   const program = `
     import { Spawner } from ${
     JSON.stringify(new URL("../../../src/supervisor/spawner.ts", import.meta.url).href)
   };
     const spawner = new Spawner({ run: ["${SLEEP}"] });
-    const child = await spawner.spawn({ command: "${SLEEP}", args: ["300", "${marker}"], cwd: "/", env: {} });
-    console.log(JSON.stringify({ pid: child.pid, pdeathsig: child.pdeathsig }));
+    const child = await spawner.spawn({ command: "${SLEEP}", args: ["${marker}"], cwd: "/", env: {} });
+    console.log(JSON.stringify({ pdeathsig: child.pdeathsig }));
     await new Promise(() => {});
   `;
   const parent = new Deno.Command(Deno.execPath(), {
@@ -127,6 +128,7 @@ Deno.test("Spawner's children die with edgellm through setpriv, and spawn direct
   const { value } = await reader.read();
   const { pdeathsig } = JSON.parse(value!);
   assert.equal(pdeathsig, true);
+  assert.equal(processesMatching(marker).length, 1);
   parent.kill("SIGKILL");
   await parent.status;
   await reader.cancel();
