@@ -65,8 +65,14 @@ export interface RuntimeOptions {
   readonly logger?: Logger | undefined;
 }
 
-/** While a llama-server is starting, `/health` is asked this often (or every `interval_ms` if shorter). */
-const STARTUP_PROBE_MS = 50;
+/**
+ * While a llama-server starts, `/health` is asked every 10 ms for the first second (a small
+ * model is ready in tens of ms; a refused connection costs next to nothing), then every
+ * 100 ms; never less often than `interval_ms`.
+ */
+function startupProbeDelay(elapsedMs: number, intervalMs: number): number {
+  return Math.min(elapsedMs < 1000 ? 10 : 100, intervalMs);
+}
 
 /** How edgellm itself ends a run: a requested stop, or a failure it detected (health, startup). */
 type Ending = { readonly kind: "stop"; readonly reason: string } | {
@@ -427,7 +433,8 @@ export class Runtime {
 
   #probeUntilReady(run: Run): void {
     const health = this.#spec.health;
-    run.after(Math.min(STARTUP_PROBE_MS, health.interval_ms), async () => {
+    const elapsed = this.#effects.clock.now() - run.startedAt;
+    run.after(startupProbeDelay(elapsed, health.interval_ms), async () => {
       const result = await this.#probe(run, "health");
       if (!run.live || run.ending !== undefined) return;
       if (!result.ok) return this.#probeUntilReady(run);
