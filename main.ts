@@ -7,9 +7,17 @@ import { runCli } from "./src/cli/mod.ts";
 import { serveCommand } from "./src/cli/serve_command.ts";
 import { versionCommand } from "./src/cli/version_command.ts";
 import { nativesCommand } from "./src/natives/natives_command.ts";
+import { runCommand } from "./src/run/run_command.ts";
+import { doctorCommand } from "./src/doctor/doctor_command.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-const COMMANDS = [nativesCommand(), serveCommand(), versionCommand()];
+const COMMANDS = [
+  serveCommand(),
+  runCommand(),
+  doctorCommand(),
+  nativesCommand(),
+  versionCommand(),
+];
 
 /** Runs the CLI with the process arguments and exits with its code. */
 async function main(): Promise<void> {
