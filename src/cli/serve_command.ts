@@ -2,11 +2,11 @@ import { Command, InvalidArgumentError } from "commander";
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { CliError, ExitCode } from "../errors.ts";
 import type { Logger } from "../log/mod.ts";
+import { resolveModelFile } from "../models/mod.ts";
 import { type Bundle, BundleNotFoundError, execLine, loadBundle } from "../natives/mod.ts";
 import {
   createSupervisor,
   type ExecLineResolver,
-  type ModelResolver,
   type Supervisor,
   SupervisorLockedError,
 } from "../supervisor/mod.ts";
@@ -36,8 +36,6 @@ export type StartHttp = (supervisor: Supervisor, options: StartHttpOptions) => P
 export interface ServeCommandOptions {
   /** The HTTP endpoint; without it `serve` runs the supervisor alone. */
   startHttp?: StartHttp;
-  /** Finds a model's GGUF file. @default {`path` models only} */
-  resolveModel?: ModelResolver;
 }
 
 interface ServeFlags {
@@ -51,18 +49,6 @@ function parsePort(value: string): number {
     throw new InvalidArgumentError(`"${value}" is not a port (0-65535)`);
   }
   return port;
-}
-
-/**
- * The resolver for `path` models. Models from the hub live in bootstrap's store; until its
- * resolver is passed in, they are reported as unavailable (the runtime's config is refused).
- */
-function resolvePathModel(config: Config, id: string): string {
-  const path = config.models[id]?.path;
-  if (path === undefined) {
-    throw new Error(`model "${id}" comes from the hub, and this build cannot find hub models`);
-  }
-  return path;
 }
 
 /** Loads and verifies the bundle once; without one, only `engine_path` runtimes can run. */
@@ -116,7 +102,7 @@ async function serve(flags: ServeFlags, context: CommandContext, options: ServeC
     supervisor = await createSupervisor(config, {
       home,
       execLine: await bundleResolver(context),
-      resolveModel: options.resolveModel ?? resolvePathModel,
+      resolveModel: (config, id) => resolveModelFile(id, config, home),
       logger: logger.child({ component: "supervisor" }),
       source: context.configLocation.path ?? "built-in defaults",
     });

@@ -4,6 +4,7 @@ import { childEnv } from "./child_env.ts";
 import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "./clock.ts";
 import { InvalidJobError, type JobSpec, parseJobSpec } from "./job_spec.ts";
 import type { ExecLine } from "../natives/mod.ts";
+import { COMPLETION_ENV, completionArgs } from "../run/completion.ts";
 import type { ModelResolver } from "./prepare_config.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
 import type { ExitStatus, SpawnedChild, Spawner } from "./spawner.ts";
@@ -46,6 +47,7 @@ interface Job {
   readonly timeoutS: number;
   readonly submittedAt: number;
   readonly runAs: { uid: number; gid: number } | undefined;
+  readonly env: Readonly<Record<string, string>>;
   readonly done: Promise<void>;
   markDone: () => void;
   state: JobState;
@@ -127,6 +129,7 @@ export class JobManager {
     const { config, completion } = this.#setup;
     let command: string;
     let args: string[];
+    let env = childEnv(this.#options.cwd);
     if (spec.kind === "custom") {
       if (!config.jobs.allow_commands.includes(spec.command)) {
         throw new InvalidJobError([
@@ -155,10 +158,15 @@ export class JobManager {
       command = completion.command;
       args = [
         ...completion.args,
-        ...["--model", modelPath, "--prompt", spec.prompt, "--n-predict", String(spec.n_predict)],
-        ...["--threads", String(Math.max(1, Math.round(threads)))],
-        ...["-no-cnv", "--no-display-prompt", "--simple-io", "--no-warmup"],
+        ...completionArgs({
+          model: modelPath,
+          prompt: spec.prompt,
+          tokens: spec.n_predict,
+          threads: Math.max(1, Math.round(threads)),
+          seed: spec.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!,
+        }),
       ];
+      env = { ...env, ...COMPLETION_ENV };
     }
     let markDone!: () => void;
     const done = new Promise<void>((resolve) => markDone = resolve);
@@ -173,6 +181,7 @@ export class JobManager {
       timeoutS: spec.timeout_s,
       submittedAt: this.#clock.now(),
       runAs: config.jobs.run_as,
+      env,
       done,
       markDone,
       state: "queued",
@@ -270,7 +279,7 @@ export class JobManager {
         command: job.command,
         args: job.args,
         cwd: this.#options.cwd,
-        env: childEnv(this.#options.cwd),
+        env: job.env,
         runAs: job.runAs,
         output: "text",
         onOutput: (stream, _at, chunks) => {

@@ -19,6 +19,8 @@ export const JobSpecSchema = z.discriminatedUnion("kind", [
     model: z.string().min(1),
     prompt: z.string(),
     n_predict: z.number().int().positive().max(65_536).default(64),
+    /** Sampler seed: the same seed gives the same text. @default {random} */
+    seed: z.number().int().min(0).max(0xffff_ffff).optional(),
     ...common,
   }),
   z.strictObject({

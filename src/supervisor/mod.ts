@@ -35,7 +35,7 @@
  * const supervisor = await createSupervisor(config, {
  *   home: "/var/lib/edgellm",
  *   execLine: (executable) => execLine({ bundle, executable }),
- *   resolveModel: (config, id) => resolveModelPath(config, id, { home: "/var/lib/edgellm" }),
+ *   resolveModel: (config, id) => resolveModelFile(id, config, "/var/lib/edgellm"),
  * });
  * const stop = supervisor.subscribe((e) => console.log(`${e.runtime}: ${e.from} → ${e.to}`));
  * const lines = supervisor.follow("chat", { signal: AbortSignal.timeout(10_000) });

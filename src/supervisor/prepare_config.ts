@@ -13,8 +13,8 @@ export type BundledProgram = "llama-server" | "llama-completion";
 export type ExecLineResolver = (program: BundledProgram) => ExecLine | Promise<ExecLine>;
 
 /**
- * Local GGUF path of `config.models[id]` (its `path`, or the file in the store, as
- * bootstrap's `resolveModelPath(config, id, { home })` finds it); throws when absent.
+ * Local GGUF path of `config.models[id]` (its `path`, or the file in the store), e.g.
+ * `(config, id) => resolveModelFile(id, config, home)`; throws when absent.
  */
 export type ModelResolver = (config: Config, id: string) => string | Promise<string>;
 

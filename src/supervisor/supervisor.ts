@@ -25,7 +25,7 @@ export interface SupervisorOptions {
   home: string;
   /** Exec lines of the verified bundle (the natives runtime). */
   execLine: ExecLineResolver;
-  /** Local GGUF path of a `[models.<id>]` (bootstrap's `resolveModelPath`). */
+  /** Local GGUF path of a `[models.<id>]` (`resolveModelFile` of `src/models`). */
   resolveModel: ModelResolver;
   logger?: Logger | undefined;
   /** Names the configuration in errors, e.g. its path. @default {"configuration"} */
