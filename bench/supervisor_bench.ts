@@ -15,6 +15,8 @@
  */
 import { checkoutFlags } from "../src/permissions/mod.ts";
 import { createSupervisor } from "../src/supervisor/mod.ts";
+import { llamaServerArgs } from "../src/supervisor/engine_args.ts";
+import { freePort } from "../src/supervisor/probe.ts";
 import { bundledTool } from "../tests/_util/natives.ts";
 import { EventRecorder, FAST_RUNTIME, testConfig, testOptions } from "../tests/_util/supervisor.ts";
 import { writeTinyModel } from "../tests/_util/tiny_model.ts";
@@ -24,19 +26,12 @@ const RUNS = 8;
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
-/** The arguments `prepareConfig` gives this runtime, and a free port. */
+/** The arguments the supervisor gives the runtime below (`FAST_RUNTIME`), on `port`. */
 function serverArgs(model: string, port: number): string[] {
   return [
-    ...["--model", model, "--threads", "1", "--ctx-size", "256", "--parallel", "1"],
+    ...llamaServerArgs({ modelPath: model, threads: 1, ctxSize: 256, parallel: 1 }),
     ...["--host", "127.0.0.1", "--port", String(port)],
   ];
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 function median(values: readonly number[]): number {

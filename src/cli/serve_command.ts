@@ -76,14 +76,25 @@ function waitForAbort(signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Rereads the configuration on SIGHUP; a bad one is logged and the running one stays. */
-function reloadOnHangup(supervisor: Supervisor, context: CommandContext): () => void {
+/**
+ * Rereads the configuration on SIGHUP; a bad one is logged and the running one stays.
+ * Listening from the start: without a listener, SIGHUP would end the process.
+ */
+function reloadOnHangup(
+  supervisor: () => Supervisor | undefined,
+  context: CommandContext,
+): () => void {
   const { logger } = context;
   const path = context.configLocation.path;
   const onHangup = async () => {
+    const running = supervisor();
+    if (running === undefined) {
+      logger.warn("SIGHUP while starting: ignored; the configuration just read is in use");
+      return;
+    }
     logger.info("SIGHUP: reloading the configuration", { path: path ?? "built-in defaults" });
     try {
-      const plan = await supervisor.reload(await loadConfig(path));
+      const plan = await running.reload(await loadConfig(path));
       logger.info("configuration reloaded", { ...plan });
     } catch (error) {
       // Nothing may escape a signal handler: a failed reload must not end the process.
@@ -97,23 +108,23 @@ function reloadOnHangup(supervisor: Supervisor, context: CommandContext): () => 
 
 async function serve(flags: ServeFlags, context: CommandContext, options: ServeCommandOptions) {
   const { config, home, logger, signal } = context;
-  let supervisor: Supervisor;
-  try {
-    supervisor = await createSupervisor(config, {
-      home,
-      execLine: await bundleResolver(context),
-      resolveModel: (config, id) => resolveModelFile(id, config, home),
-      logger: logger.child({ component: "supervisor" }),
-      source: context.configLocation.path ?? "built-in defaults",
-    });
-  } catch (error) {
-    if (!(error instanceof SupervisorLockedError)) throw error;
-    throw new CliError(error.message, ExitCode.TempFail, { cause: error });
-  }
-  const stopReloading = reloadOnHangup(supervisor, context);
+  let supervisor: Supervisor | undefined;
+  const stopReloading = reloadOnHangup(() => supervisor, context);
   const host = flags.host ?? config.server.host;
   const port = flags.port ?? config.server.port;
   try {
+    try {
+      supervisor = await createSupervisor(config, {
+        home,
+        execLine: await bundleResolver(context),
+        resolveModel: (config, id) => resolveModelFile(id, config, home),
+        logger: logger.child({ component: "supervisor" }),
+        source: context.configLocation.path ?? "built-in defaults",
+      });
+    } catch (error) {
+      if (!(error instanceof SupervisorLockedError)) throw error;
+      throw new CliError(error.message, ExitCode.TempFail, { cause: error });
+    }
     const http = options.startHttp?.(supervisor, { config, host, port, signal, logger });
     logger.info("serving", { runtimes: supervisor.list().length, pid: Deno.pid });
     await Promise.race(http === undefined ? [waitForAbort(signal)] : [waitForAbort(signal), http]);
@@ -121,7 +132,7 @@ async function serve(flags: ServeFlags, context: CommandContext, options: ServeC
     await http;
   } finally {
     stopReloading();
-    await supervisor.shutdown();
+    await supervisor?.shutdown();
   }
   logger.info("stopped");
 }
