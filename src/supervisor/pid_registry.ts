@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
-import { KILL_PATH, PS_PATH } from "../permissions/mod.ts";
+import { KILL_PATH, PS_PATH } from "../permissions/deno_flags.ts";
 
 /** One live child of a supervisor, as written to `<dir>/<pid>.json`. */
 export interface ChildRecord {

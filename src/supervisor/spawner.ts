@@ -1,4 +1,4 @@
-import { SETPRIV_PATH } from "../permissions/mod.ts";
+import { SETPRIV_PATH } from "../permissions/deno_flags.ts";
 import type { SpawnerMessage, SpawnerRequest } from "./_spawn_protocol.ts";
 import type { PidRegistry } from "./pid_registry.ts";
 
