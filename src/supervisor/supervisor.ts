@@ -131,6 +131,7 @@ export class Supervisor {
   #serial: Promise<unknown> = Promise.resolve();
   #closed = false;
   #shutdown: Promise<void> | undefined;
+  readonly #jobsDir: string;
 
   /** Use {@linkcode createSupervisor}. */
   constructor(
@@ -151,6 +152,8 @@ export class Supervisor {
     };
     const jobsDir = join(options.home, "jobs");
     Deno.mkdirSync(jobsDir, { recursive: true });
+    this.#jobsDir = jobsDir;
+    this.#ownJobsDir(prepared);
     this.jobs = new JobManager(prepared, {
       spawner: () => this.#spawner,
       resolveModel: options.resolveModel,
@@ -167,6 +170,12 @@ export class Supervisor {
       registry: this.#registry,
       ...(this.#options.setpriv === undefined ? {} : { setpriv: this.#options.setpriv }),
     });
+  }
+
+  /** Jobs run in the jobs folder; a `run_as` user must be able to work there. */
+  #ownJobsDir(prepared: PreparedConfig): void {
+    const runAs = prepared.config.jobs.run_as;
+    if (runAs !== undefined) Deno.chownSync(this.#jobsDir, runAs.uid, runAs.gid);
   }
 
   #addRuntime(spec: RuntimeSpec): Runtime {
@@ -313,6 +322,7 @@ export class Supervisor {
         this.#spawner = this.#newSpawner(prepared);
         old.closeWhenIdle();
       }
+      this.#ownJobsDir(prepared);
       this.jobs.configure(prepared);
       await Promise.all([
         ...plan.removed.map(async (id) => {

@@ -306,3 +306,25 @@ Deno.test("JobManager runs a one-shot completion with the bundle's llama-complet
     });
   });
 });
+
+Deno.test({
+  name: "JobManager runs jobs as the run_as user when edgellm runs as root",
+  ignore: Deno.uid() !== 0,
+  fn: async () => {
+    await withTestHome(async ({ dir, home, model }) => {
+      // The user must be able to reach its working folder (temporary folders are 0700).
+      await Deno.chmod(dir, 0o755);
+      await Deno.chmod(home, 0o755);
+      const config = testConfig(
+        model,
+        `[jobs]\nallow_commands = ["/usr/bin/id"]\nrun_as = { uid = 65534, gid = 65534 }\n`,
+      );
+      await withSupervisor(config, testOptions(home), async (supervisor) => {
+        const job = await supervisor.jobs.submit({ kind: "custom", command: "/usr/bin/id" });
+        const done = (await supervisor.jobs.wait(job.id))!;
+        assert.equal(done.state, "succeeded", JSON.stringify(done));
+        assert.match(done.stdout, /^uid=65534\b.* gid=65534\b/);
+      });
+    });
+  },
+});
