@@ -14,11 +14,11 @@ export interface ChildRecord {
 }
 
 /**
- * How far a process's start time (from `ps`, whole seconds) may be from the recorded spawn
- * time and still be the same process. A different process would have to reuse the pid within
- * this window and run the same executable.
+ * How long after a process's start its spawn time may have been recorded (the Worker's
+ * message waits for the main thread's event loop). A different process would have to reuse
+ * the pid within this window and run the same executable to be taken for it.
  */
-const START_TOLERANCE_MS = 2000;
+const RECORD_LAG_MS = 2000;
 
 /** Options for {@linkcode PidRegistry}. */
 export interface PidRegistryOptions {
@@ -109,6 +109,7 @@ export class PidRegistry {
 
   /** Whether the record still names a live process: same start time and `argv[0]`. */
   async isAlive(record: ChildRecord): Promise<boolean> {
+    const before = Date.now();
     const { success, stdout } = await new Deno.Command(this.#ps, {
       args: ["-o", "etimes=,args=", "-p", String(record.pid)],
       clearEnv: true,
@@ -120,10 +121,13 @@ export class PidRegistry {
     if (!success) return false; // no such process
     const match = /^\s*(\d+)\s+(\S+)(?:\s+(\S+))?/.exec(decoder.decode(stdout));
     if (match === null) return false;
-    const startedAt = Date.now() - Number(match[1]) * 1000;
+    // `etimes` is whole seconds at some instant while ps ran: the start lies between these.
+    const elapsedS = Number(match[1]);
+    const earliest = before - (elapsedS + 1) * 1000;
+    const latest = Date.now() - elapsedS * 1000;
+    const sameStart = record.spawned_at >= earliest && record.spawned_at <= latest + RECORD_LAG_MS;
     // A script runs as "interpreter script …". A zombie shows "[name] <defunct>": no match.
-    return Math.abs(startedAt - record.spawned_at) <= START_TOLERANCE_MS &&
-      (match[2] === record.command || match[3] === record.command);
+    return sameStart && (match[2] === record.command || match[3] === record.command);
   }
 
   async #signal(pid: number, name: "TERM" | "KILL"): Promise<void> {
