@@ -1,6 +1,8 @@
 import { loadConfig, resolveConfigPath, resolveHome } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
+import { fileURLToPath } from "node:url";
 import { bundleGrants } from "../natives/mod.ts";
+import { SPAWNER_WORKER_URL } from "../supervisor/spawner.ts";
 import { denoFlags } from "./deno_flags.ts";
 import { scopeForConfig } from "./scope.ts";
 
@@ -28,13 +30,14 @@ export async function checkoutFlags(options: CheckoutFlagsOptions = {}): Promise
     if (!(error instanceof ConfigError)) throw error;
   }
   const bundle = await bundleGrants(home, { embedded: false });
-  return denoFlags(
-    scopeForConfig({
-      home,
-      configPath: location.path,
-      config,
-      bundleRunPaths: bundle.run,
-      bundleReadPaths: bundle.read,
-    }),
-  );
+  const scope = scopeForConfig({
+    home,
+    configPath: location.path,
+    config,
+    bundleRunPaths: bundle.run,
+    bundleReadPaths: bundle.read,
+  });
+  // A checkout loads the spawner Worker's module from disk; a compiled binary embeds it.
+  const worker = fileURLToPath(SPAWNER_WORKER_URL);
+  return denoFlags({ ...scope, readPaths: [...(scope.readPaths ?? []), worker] });
 }

@@ -52,6 +52,15 @@ const SYSTEM_READ_PATHS = ["/proc"];
 /** Spawned only as `setpriv --pdeathsig TERM -- <granted executable>`. */
 export const SETPRIV_PATH = "/usr/bin/setpriv";
 
+/**
+ * procps `kill` and `ps`: `Deno.kill` needs unrestricted `--allow-run` and Deno refuses every
+ * read under `/proc` without `--allow-all`, so the supervisor checks (`ps`) and signals
+ * (`kill`) the children a killed previous instance left behind through these.
+ */
+export const KILL_PATH = "/usr/bin/kill";
+/** See {@linkcode KILL_PATH}. */
+export const PS_PATH = "/usr/bin/ps";
+
 /** System facts `doctor` and the supervisor ask for. */
 const SYS_NAMES = [
   "cpus",
@@ -106,7 +115,7 @@ export function denoFlags(scope: PermissionScope): string[] {
     ...(scope.readPaths ?? []),
     ...SYSTEM_READ_PATHS,
   ]);
-  const run = unique([...scope.runPaths, SETPRIV_PATH]);
+  const run = unique([...scope.runPaths, SETPRIV_PATH, KILL_PATH, PS_PATH]);
   const net = unique([...LOOPBACK_HOSTS, ...WILDCARD_HOSTS, ...hubHosts(scope.hubEndpoints)]);
   const env = unique([...ENV_NAMES, ...(scope.envNames ?? [])]);
   return [
