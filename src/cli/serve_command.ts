@@ -24,6 +24,8 @@ export interface StartHttpOptions {
   /** Aborted on SIGTERM/SIGINT: stop listening and end open streams. */
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /** `--insecure`: serve a non-loopback host without a token. */
+  readonly insecure: boolean;
 }
 
 /**
@@ -41,6 +43,7 @@ export interface ServeCommandOptions {
 interface ServeFlags {
   host?: string;
   port?: number;
+  insecure?: boolean;
 }
 
 function parsePort(value: string): number {
@@ -125,7 +128,8 @@ async function serve(flags: ServeFlags, context: CommandContext, options: ServeC
       if (!(error instanceof SupervisorLockedError)) throw error;
       throw new CliError(error.message, ExitCode.TempFail, { cause: error });
     }
-    const http = options.startHttp?.(supervisor, { config, host, port, signal, logger });
+    const insecure = flags.insecure ?? false;
+    const http = options.startHttp?.(supervisor, { config, host, port, signal, logger, insecure });
     logger.info("serving", { runtimes: supervisor.list().length, pid: Deno.pid });
     await Promise.race(http === undefined ? [waitForAbort(signal)] : [waitForAbort(signal), http]);
     logger.info("stopping: every child gets SIGTERM, then SIGKILL after its grace");
@@ -150,5 +154,9 @@ export function serveCommand(options: ServeCommandOptions = {}): Command {
     )
     .option("--host <host>", "address to listen on (default: [server] host)")
     .option("--port <port>", "port to listen on (default: [server] port)", parsePort)
+    .option(
+      "--insecure",
+      "serve a non-loopback host without a token (anyone who reaches it may use it)",
+    )
     .action(withContext<ServeFlags>((flags, context) => serve(flags, context, options)));
 }

@@ -213,6 +213,8 @@ export function llamaServerArgs(options: LlamaServerArgsOptions): string[] {
     String(options.ctxSize),
     "--parallel",
     String(options.parallel),
+    // The HTTP endpoint re-exports llama-server's own metrics on /metrics.
+    "--metrics",
     ...extra,
   ];
 }

@@ -86,7 +86,7 @@ interface Serve {
 }
 
 async function serve(home: string, config: string): Promise<Serve> {
-  const child = await spawnEdgellm(["serve"], { home, config });
+  const child = await spawnEdgellm(["serve", "--port", "0"], { home, config });
   const log = new ServeLog(child.stderr);
   const stdout = new Response(child.stdout).text();
   return {
@@ -189,7 +189,7 @@ Deno.test("serve refuses an engine_path outside the verified set with exit 2", a
       config,
       configText(model, `[runtimes.x]\nmodel = "tiny"\nengine_path = "/bin/sh"\n`),
     );
-    const result = await runEdgellm(["serve"], { home, config });
+    const result = await runEdgellm(["serve", "--port", "0"], { home, config });
     assert.equal(result.code, 2, result.stderr);
     assert.match(
       result.stderr,
@@ -204,7 +204,7 @@ Deno.test("serve exits 75 while another serve holds the same home", async () => 
     await Deno.writeTextFile(config, configText(model, ""));
     const first = await serve(home, config);
     await first.log.next("serving", (r) => r.msg === "serving");
-    const second = await runEdgellm(["serve"], { home, config });
+    const second = await runEdgellm(["serve", "--port", "0"], { home, config });
     assert.equal(second.code, 75, second.stderr);
     assert.match(second.stderr, /one edgellm serve per home/);
     first.child.kill("SIGINT");

@@ -39,7 +39,7 @@ Deno.test("checkEngineArgs refuses flags that read files, reach the network or t
   }
 });
 
-Deno.test("llamaServerArgs puts the model, threads, context and slots before the extra flags", () => {
+Deno.test("llamaServerArgs puts the model, threads, context, slots and --metrics before the extra flags", () => {
   assert.deepEqual(
     llamaServerArgs({
       modelPath: "/m.gguf",
@@ -48,6 +48,17 @@ Deno.test("llamaServerArgs puts the model, threads, context and slots before the
       parallel: 1,
       extra: ["--mlock"],
     }),
-    ["--model", "/m.gguf", "--threads", "2", "--ctx-size", "512", "--parallel", "1", "--mlock"],
+    [
+      "--model",
+      "/m.gguf",
+      "--threads",
+      "2",
+      "--ctx-size",
+      "512",
+      "--parallel",
+      "1",
+      "--metrics",
+      "--mlock",
+    ],
   );
 });
