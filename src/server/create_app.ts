@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
-import type { RuntimeSnapshot } from "../supervisor/types.ts";
+import type { JobSnapshot, RuntimeSnapshot } from "../supervisor/types.ts";
 import { VERSION } from "../version.ts";
 import { bearerToken } from "./bearer_token.ts";
 import { CLIENT_CLOSED_STATUS, errorResponse, HttpError, toHttpError } from "./http_error.ts";
@@ -25,6 +25,15 @@ function runtimeOr404(supervisor: RuntimeSupervisor, id: string): RuntimeSnapsho
   if (snapshot) return snapshot;
   const known = supervisor.list().map((r) => `"${r.id}"`).join(", ") || "none";
   throw new HttpError(404, "not_found", `Cannot find runtime "${id}" (runtimes: ${known})`);
+}
+
+function jobOr404(job: JobSnapshot | undefined, id: string): JobSnapshot {
+  if (job) return job;
+  throw new HttpError(
+    404,
+    "not_found",
+    `Cannot find job "${id}" (finished jobs are forgotten after a while)`,
+  );
 }
 
 async function scrapeRuntime(id: string, base: URL): Promise<ScrapedMetrics | undefined> {
@@ -60,18 +69,10 @@ export function createApp(deps: ServerDeps): Hono {
   const shutdown = deps.signal ?? new AbortController().signal;
   const startedMs = Date.now();
   const createdS = Math.floor(startedMs / 1000);
-  const restarts = new Map<string, number>();
-  supervisor.subscribe((event) => {
-    // A restart is a start that did not come from rest ("stopped"/"failed" need a start).
-    if (event.to === "starting" && event.from !== "stopped" && event.from !== "failed") {
-      restarts.set(event.runtime, (restarts.get(event.runtime) ?? 0) + 1);
-    }
-  });
   const metrics = new ServerMetrics({
     runtimes: () => supervisor.list(),
     // Read at scrape time, after `proxy` below exists.
     queueDepth: (id): number => proxy.queueDepth(id),
-    restarts: (id) => restarts.get(id) ?? 0,
     ...(deps.bootstrapBytes ? { bootstrapBytes: deps.bootstrapBytes } : {}),
   });
   const proxy: InferenceProxy = new InferenceProxy({
@@ -160,25 +161,24 @@ export function createApp(deps: ServerDeps): Hono {
   app.get("/runtimes", (c) => c.json({ runtimes: supervisor.list() }));
   app.get("/runtimes/:id", (c) => c.json(runtimeOr404(supervisor, c.req.param("id"))));
   for (const action of ["start", "stop", "restart"] as const) {
-    app.post(`/runtimes/:id/${action}`, async (c) => {
-      const id = c.req.param("id");
-      runtimeOr404(supervisor, id);
-      await supervisor[action](id);
-      return c.json(runtimeOr404(supervisor, id));
-    });
+    app.post(
+      `/runtimes/:id/${action}`,
+      async (c) => c.json(await supervisor[action](c.req.param("id"))),
+    );
   }
 
   app.get("/runtimes/:id/logs", (c) => {
     const id = c.req.param("id");
-    runtimeOr404(supervisor, id);
     const query = LogsQuerySchema.parse(c.req.query());
     const lines = supervisor.logs(id, { tail: query.tail });
     if (query.follow === "0" || query.follow === "false") return c.json({ runtime: id, lines });
-    return sseResponse(async function* (signal): AsyncGenerator<SseEvent> {
-      for (const line of lines) yield { event: "log", data: line };
-      for await (const line of supervisor.follow(id, { signal })) {
-        yield { event: "log", data: line };
-      }
+    return sseResponse(function (signal) {
+      // Registered now, right after logs() was read: no line falls between the two.
+      const followed = supervisor.follow(id, { signal });
+      return (async function* (): AsyncGenerator<SseEvent> {
+        for (const line of lines) yield { event: "log", data: line };
+        for await (const line of followed) yield { event: "log", data: line };
+      })();
     }, { signal: AbortSignal.any([c.req.raw.signal, shutdown]) });
   });
 
@@ -190,6 +190,30 @@ export function createApp(deps: ServerDeps): Hono {
       })();
     }, { signal: AbortSignal.any([c.req.raw.signal, shutdown]) });
   });
+
+  app.post("/jobs", async (c) => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch (error) {
+      throw new HttpError(
+        400,
+        "bad_request",
+        `Cannot parse the request body as JSON: ${(error as Error).message}`,
+      );
+    }
+    const job = await supervisor.jobs.submit(body);
+    return c.json(job, 201, { location: `/jobs/${job.id}` });
+  });
+  app.get(
+    "/jobs/:id",
+    (c) => c.json(jobOr404(supervisor.jobs.get(c.req.param("id")), c.req.param("id"))),
+  );
+  app.delete(
+    "/jobs/:id",
+    async (c) =>
+      c.json(jobOr404(await supervisor.jobs.cancel(c.req.param("id")), c.req.param("id"))),
+  );
 
   app.notFound((c) =>
     errorResponse(

@@ -1,6 +1,8 @@
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
+import { RuntimeNotFoundError } from "../supervisor/errors.ts";
+import { InvalidJobError } from "../supervisor/job_spec.ts";
 import { QueueFullError } from "./admission_queue.ts";
 
 /** The machine-readable `error.code` of every error the endpoint answers with. */
@@ -89,6 +91,12 @@ export function toHttpError(error: unknown): HttpError {
       headers: { "Retry-After": String(QUEUE_FULL_RETRY_AFTER_S) },
       cause: error,
     });
+  }
+  if (error instanceof RuntimeNotFoundError) {
+    return new HttpError(404, "not_found", error.message, { cause: error });
+  }
+  if (error instanceof InvalidJobError) {
+    return new HttpError(400, "bad_request", error.message, { cause: error });
   }
   if (error instanceof DOMException && error.name === "TimeoutError") {
     return new HttpError(504, "timeout", error.message, { cause: error });

@@ -1,6 +1,19 @@
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { LogLine, RuntimeEvent, RuntimeSnapshot } from "../supervisor/types.ts";
+import type { JobSnapshot, LogLine, RuntimeEvent, RuntimeSnapshot } from "../supervisor/types.ts";
+
+/** What the endpoint needs of the one-shot jobs (`/jobs`). */
+export interface JobControl {
+  /**
+   * Validates and queues a job.
+   * @throws {import("../supervisor/job_spec.ts").InvalidJobError} for a request it refuses.
+   */
+  submit(input: unknown): Promise<JobSnapshot>;
+  /** One job, or `undefined` for an unknown id. */
+  get(id: string): JobSnapshot | undefined;
+  /** Cancels a job; resolves with its final view once it has ended, `undefined` if unknown. */
+  cancel(id: string): Promise<JobSnapshot | undefined>;
+}
 
 /**
  * What the HTTP endpoint needs of the supervisor. The real `Supervisor` satisfies it
@@ -11,20 +24,28 @@ export interface RuntimeSupervisor {
   list(): readonly RuntimeSnapshot[];
   /** One runtime's row, or `undefined` for an unknown id. */
   get(id: string): RuntimeSnapshot | undefined;
-  /** Starts a stopped or failed runtime; settles once the start is under way or done. */
-  start(id: string): Promise<unknown>;
-  /** Stops a runtime and waits until its process is gone. */
-  stop(id: string): Promise<unknown>;
-  /** Stops, then starts a runtime. */
-  restart(id: string): Promise<unknown>;
+  /**
+   * Starts a stopped or failed runtime; resolves once it is `starting`.
+   * @throws {import("../supervisor/errors.ts").RuntimeNotFoundError} for an unknown id.
+   */
+  start(id: string): Promise<RuntimeSnapshot>;
+  /** Stops a runtime; resolves once its process is gone. Throws like `start`. */
+  stop(id: string): Promise<RuntimeSnapshot>;
+  /** Stops, then starts a runtime; resolves once it is `starting`. Throws like `start`. */
+  restart(id: string): Promise<RuntimeSnapshot>;
   /** Base URL of a ready llama-server, `undefined` while the runtime is not ready. */
   upstream(id: string): URL | undefined;
   /** Calls `listener` for every state change until the returned function is called. */
   subscribe(listener: (event: RuntimeEvent) => void): () => void;
-  /** The last `tail` captured lines of a runtime's output. */
+  /** The last `tail` captured lines of a runtime's output. Throws like `start`. */
   logs(id: string, options: { tail: number }): readonly LogLine[];
-  /** Lines as they are captured, until `signal` aborts. */
+  /**
+   * Lines captured from this call on, until `signal` aborts (registered at the call, so
+   * nothing between `logs()` and `follow()` is lost). Throws like `start`.
+   */
   follow(id: string, options: { signal: AbortSignal }): AsyncIterable<LogLine>;
+  /** One-shot jobs. */
+  readonly jobs: JobControl;
 }
 
 /** Everything {@linkcode import("./create_app.ts").createApp} works with. */

@@ -45,8 +45,6 @@ export interface ServerMetricsOptions {
   runtimes: () => readonly RuntimeSnapshot[];
   /** Requests waiting for a slot, per runtime id, read at each scrape. */
   queueDepth: (runtime: string) => number;
-  /** Restarts of each runtime since the process started, read at each scrape. */
-  restarts: (runtime: string) => number;
   /** Bytes bootstrap downloaded since the process started, read at each scrape. @default {() => 0} */
   bootstrapBytes?: () => number;
 }
@@ -124,12 +122,14 @@ export class ServerMetrics {
     });
     new Counter({
       name: "edgellm_runtime_restarts_total",
-      help: "Times each runtime was restarted since edgellm started.",
+      help: "Automatic restarts of each runtime since edgellm started.",
       labelNames: ["runtime"],
       registers,
       collect() {
         this.reset();
-        for (const { id } of options.runtimes()) this.inc({ runtime: id }, options.restarts(id));
+        for (const { id, restarts } of options.runtimes()) {
+          this.inc({ runtime: id }, restarts.total);
+        }
       },
     });
     const bootstrapBytes = options.bootstrapBytes ?? (() => 0);

@@ -6,8 +6,10 @@
  */
 import { parseConfig } from "../../../src/config/mod.ts";
 import type { Config } from "../../../src/config/mod.ts";
-import type { RuntimeSupervisor } from "../../../src/server/mod.ts";
+import type { JobControl, RuntimeSupervisor } from "../../../src/server/mod.ts";
+import { parseJobSpec, RuntimeNotFoundError } from "../../../src/supervisor/mod.ts";
 import type {
+  JobSnapshot,
   LogLine,
   RuntimeEvent,
   RuntimeSnapshot,
@@ -50,7 +52,7 @@ export class ManualSupervisor implements RuntimeSupervisor {
         auto_start: autoStart,
         pid: null,
         port: upstream ? Number(upstream.port) : null,
-        restarts: { used: 0, budget: 5, window_s: 300 },
+        restarts: { used: 0, budget: 5, window_s: 300, total: 0 },
         last_exit: null,
         uptime_s: null,
       },
@@ -75,6 +77,16 @@ export class ManualSupervisor implements RuntimeSupervisor {
     for (const listener of this.#listeners) listener(event);
   }
 
+  /** Counts an automatic restart, as the supervisor's snapshot does. */
+  countRestart(id: string): void {
+    const runtime = this.#runtime(id);
+    const { restarts } = runtime.snapshot;
+    runtime.snapshot = {
+      ...runtime.snapshot,
+      restarts: { ...restarts, total: restarts.total + 1 },
+    };
+  }
+
   /** Appends a captured line to a runtime's log. */
   log(id: string, line: string): void {
     const entry: LogLine = { at: new Date().toISOString(), stream: "stderr", line };
@@ -84,7 +96,7 @@ export class ManualSupervisor implements RuntimeSupervisor {
 
   #runtime(id: string): Runtime {
     const runtime = this.#runtimes.get(id);
-    if (!runtime) throw new Error(`Cannot find runtime "${id}"`);
+    if (!runtime) throw new RuntimeNotFoundError(id);
     return runtime;
   }
 
@@ -94,17 +106,23 @@ export class ManualSupervisor implements RuntimeSupervisor {
   get(id: string): RuntimeSnapshot | undefined {
     return this.#runtimes.get(id)?.snapshot;
   }
-  start(id: string): Promise<void> {
-    this.calls.push(`start ${id}`);
-    return Promise.resolve();
+  start(id: string): Promise<RuntimeSnapshot> {
+    return this.#control("start", id);
   }
-  stop(id: string): Promise<void> {
-    this.calls.push(`stop ${id}`);
-    return Promise.resolve();
+  stop(id: string): Promise<RuntimeSnapshot> {
+    return this.#control("stop", id);
   }
-  restart(id: string): Promise<void> {
-    this.calls.push(`restart ${id}`);
-    return Promise.resolve();
+  restart(id: string): Promise<RuntimeSnapshot> {
+    return this.#control("restart", id);
+  }
+  #control(action: string, id: string): Promise<RuntimeSnapshot> {
+    try {
+      const { snapshot } = this.#runtime(id);
+      this.calls.push(`${action} ${id}`);
+      return Promise.resolve(snapshot);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
   upstream(id: string): URL | undefined {
     return this.#runtimes.get(id)?.upstream;
@@ -124,12 +142,65 @@ export class ManualSupervisor implements RuntimeSupervisor {
   logs(id: string, options: { tail: number }): LogLine[] {
     return options.tail === 0 ? [] : this.#runtime(id).logs.slice(-options.tail);
   }
-  async *follow(id: string, options: { signal: AbortSignal }): AsyncGenerator<LogLine> {
+  follow(id: string, options: { signal: AbortSignal }): AsyncGenerator<LogLine> {
+    this.#runtime(id);
+    // Subscribed at the call, like the supervisor's log ring.
     const entries = subscription<[string, LogLine]>((listener) => {
       this.#logListeners.add(listener);
       return () => this.#logListeners.delete(listener);
     }, options);
-    for await (const [runtime, line] of entries) if (runtime === id) yield line;
+    return (async function* () {
+      for await (const [runtime, line] of entries) if (runtime === id) yield line;
+    })();
+  }
+  /** Jobs kept in memory: validated like the supervisor's, never run. */
+  readonly jobs: JobControl = new RecordedJobs();
+}
+
+/** A {@linkcode JobControl} that validates and records jobs; they stay queued until cancelled. */
+class RecordedJobs implements JobControl {
+  readonly #jobs = new Map<string, JobSnapshot>();
+
+  submit(input: unknown): Promise<JobSnapshot> {
+    try {
+      const spec = parseJobSpec(input);
+      const id = `job-${this.#jobs.size + 1}`;
+      const job: JobSnapshot = {
+        id,
+        state: "queued",
+        kind: spec.kind,
+        command: spec.kind === "custom" ? spec.command : "llama-completion",
+        args: spec.kind === "custom" ? spec.args : [],
+        backend: spec.backend ?? "default",
+        priority: spec.priority,
+        resources: spec.resources,
+        timeout_s: spec.timeout_s,
+        submitted_at: new Date().toISOString(),
+        started_at: null,
+        ended_at: null,
+        pid: null,
+        exit: null,
+        reason: "",
+        stdout: "",
+        stderr: "",
+        stdout_truncated: false,
+        stderr_truncated: false,
+      };
+      this.#jobs.set(id, job);
+      return Promise.resolve(job);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+  get(id: string): JobSnapshot | undefined {
+    return this.#jobs.get(id);
+  }
+  cancel(id: string): Promise<JobSnapshot | undefined> {
+    const job = this.#jobs.get(id);
+    if (job === undefined) return Promise.resolve(undefined);
+    const cancelled: JobSnapshot = { ...job, state: "cancelled", reason: "cancelled by request" };
+    this.#jobs.set(id, cancelled);
+    return Promise.resolve(cancelled);
   }
 }
 

@@ -199,7 +199,7 @@ Deno.test("createApp() starts, stops and restarts a runtime on POST", async () =
   assert.deepEqual(supervisor.calls, ["start chat", "stop chat", "restart chat"]);
   const unknown = await app.request("/runtimes/x/start", { method: "POST", headers: AUTH });
   assert.equal(unknown.status, 404);
-  await unknown.body?.cancel();
+  assert.match((await unknown.json()).error.message, /Cannot find runtime "x"/);
 });
 
 Deno.test("createApp() answers the runtime matrix", async () => {
@@ -249,12 +249,12 @@ Deno.test("createApp() /events streams state changes in order and ends with the 
     "starting>ready",
     "ready>backoff",
   ]);
-  assert.equal(supervisor.subscribers, 1, "the restart counter stays subscribed");
+  assert.equal(supervisor.subscribers, 0, "the first stream unsubscribed when read to its end");
 
   const second = await app.request("/events", { headers: AUTH });
   shutdown.abort();
   assert.equal(await second.text(), "");
-  assert.equal(supervisor.subscribers, 1);
+  assert.equal(supervisor.subscribers, 0);
 });
 
 Deno.test("createApp() answers log tails and follows new lines as SSE", async () => {
@@ -273,15 +273,47 @@ Deno.test("createApp() answers log tails and follows new lines as SSE", async ()
     headers: AUTH,
     signal: controller.signal,
   });
-  const reader = follow.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes('"line":"two"')) text += (await reader.read()).value;
-  const next = reader.read();
-  await waitFor("the follower", () => supervisor.followers === 1);
+  // Logged before the stream is first read: the follower is registered with the request.
   supervisor.log("chat", "three");
-  text = (await next).value ?? "";
-  assert.match(text, /^event: log\ndata: \{.*"line":"three"\}\n\n$/);
+  const lines = await readEvents(follow, 2) as { line: string }[];
+  assert.deepEqual(lines.map((l) => l.line), ["two", "three"]);
   controller.abort();
-  assert.equal((await reader.read()).done, true);
   await waitFor("the follower to leave", () => supervisor.followers === 0);
+});
+
+Deno.test("createApp() submits, shows and cancels jobs", async () => {
+  const { app } = setup();
+  const submitted = await app.request("/jobs", {
+    method: "POST",
+    headers: AUTH,
+    body: JSON.stringify({ kind: "inference", model: "tiny", prompt: "hi" }),
+  });
+  assert.equal(submitted.status, 201);
+  const job = await submitted.json();
+  assert.equal(submitted.headers.get("location"), `/jobs/${job.id}`);
+  assert.equal(job.state, "queued");
+  assert.equal((await (await app.request(`/jobs/${job.id}`, { headers: AUTH })).json()).id, job.id);
+  const cancelled = await app.request(`/jobs/${job.id}`, { method: "DELETE", headers: AUTH });
+  assert.equal((await cancelled.json()).state, "cancelled");
+  for (const init of [{ headers: AUTH }, { method: "DELETE", headers: AUTH }]) {
+    const missing = await app.request("/jobs/nope", init);
+    assert.equal(missing.status, 404);
+    assert.match((await missing.json()).error.message, /Cannot find job "nope"/);
+  }
+});
+
+Deno.test("createApp() answers 400 naming what is wrong with a job", async () => {
+  const { app } = setup();
+  for (
+    const [body, message] of [
+      ["{", /^Cannot parse the request body as JSON/],
+      ['{"kind":"inference","prompt":"x"}', /model: /],
+    ] as const
+  ) {
+    const response = await app.request("/jobs", { method: "POST", headers: AUTH, body });
+    assert.equal(response.status, 400);
+    const { error } = await response.json();
+    assert.equal(error.code, "bad_request");
+    assert.match(error.message, message);
+  }
 });

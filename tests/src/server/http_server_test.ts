@@ -44,5 +44,5 @@ Deno.test("HttpServer.shutdown() ends open event streams and returns promptly", 
   await server.shutdown();
   await server.finished;
   assert.equal(await body, "");
-  assert.equal(supervisor.subscribers, 1, "only the app's own restart listener is left");
+  assert.equal(supervisor.subscribers, 0);
 });

@@ -126,6 +126,7 @@ Deno.test("/metrics parses with promtool, and counters and histograms move as re
     assert.ok(sample(after, 'edgellm_llamacpp_tokens_predicted_total{runtime="chat"}') >= 12);
 
     supervisor.setState("chat", "backoff");
+    supervisor.countRestart("chat");
     supervisor.setState("chat", "starting");
     const restarted = await scrape();
     assert.equal(sample(restarted, 'edgellm_runtime_restarts_total{runtime="chat"}'), 1);
