@@ -16,6 +16,7 @@ import type {
   RuntimeState,
 } from "../../../src/supervisor/types.ts";
 import { subscription } from "../../../src/server/sse.ts";
+import { spawnEdgellm } from "../../_util/cli.ts";
 import { bundledTool } from "../../_util/natives.ts";
 import { writeTinyModel } from "../../_util/tiny_model.ts";
 import { waitFor } from "../../_util/wait_for.ts";
@@ -304,4 +305,69 @@ export async function tinyModel(dir: string, contextLength = 2048): Promise<stri
   const path = `${dir}/tiny.gguf`;
   await writeTinyModel(path, { contextLength });
   return path;
+}
+
+/** A running `edgellm serve` (the real CLI under the product's permission flags). */
+export interface RunningServe {
+  /** Where its HTTP endpoint listens, e.g. `http://127.0.0.1:41234`. */
+  readonly url: string;
+  readonly child: Deno.ChildProcess;
+  /** Its log so far (JSON lines). */
+  log(): string;
+  /** Sends `signal` (SIGTERM by default) and resolves with the exit code once its output ended. */
+  stop(signal?: Deno.Signal): Promise<number>;
+}
+
+/** Options for {@linkcode startServe}. */
+export interface StartServeOptions {
+  /** The environment of serve, e.g. its token. @default {{}} */
+  env?: Record<string, string>;
+  /** Further arguments of `serve`. @default {[]} */
+  args?: string[];
+}
+
+/**
+ * Runs `edgellm serve --port 0` with `config` and resolves once its HTTP endpoint listens.
+ *
+ * @throws {Error} with its log when it exits first.
+ */
+export async function startServe(
+  home: string,
+  config: string,
+  options: StartServeOptions = {},
+): Promise<RunningServe> {
+  const child = await spawnEdgellm(["serve", "--port", "0", ...(options.args ?? [])], {
+    home,
+    config,
+    env: options.env ?? {},
+  });
+  let log = "";
+  const { promise: listening, resolve, reject } = Promise.withResolvers<string>();
+  const drained = Promise.all([
+    (async () => {
+      for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+        log += text;
+        const url = log.match(/"msg":"listening".*?"url":"([^"]+)"/)?.[1];
+        if (url) resolve(url);
+      }
+    })(),
+    child.stdout.cancel(),
+  ]);
+  child.status.then((s) => reject(new Error(`serve exited with ${s.code}:\n${log}`)));
+  async function stop(signal: Deno.Signal = "SIGTERM"): Promise<number> {
+    try {
+      child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+    const { code } = await child.status;
+    await drained;
+    return code;
+  }
+  try {
+    return { url: await listening, child, log: () => log, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
