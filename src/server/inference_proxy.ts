@@ -68,6 +68,10 @@ export interface ProxiedResponse {
 
 const decoder = new TextDecoder();
 
+function isEventStream(response: Response): boolean {
+  return response.headers.get("content-type")?.startsWith("text/event-stream") ?? false;
+}
+
 /** Reads the generated token count from the end of a completion or its last SSE event. */
 export function generatedTokens(tail: Uint8Array): number {
   const text = decoder.decode(tail);
@@ -115,6 +119,8 @@ export class InferenceProxy {
    * runtime with the shortest queue among those serving it), else the only runtime.
    */
   #route(model: string | undefined): string {
+    // The common case, a ready runtime named by id, needs no snapshot of the matrix.
+    if (model !== undefined && this.#options.supervisor.upstream(model)) return model;
     const runtimes = this.#options.supervisor.list();
     const ids = runtimes.map((r) => `"${r.id}"`).join(", ") || "none";
     if (model === undefined) {
@@ -173,15 +179,22 @@ export class InferenceProxy {
         `Cannot parse the request body as JSON: ${(error as Error).message}`,
       );
     }
-    const { model, stream } = BODY_SCHEMAS[endpoint].parse(json);
+    const { model } = BODY_SCHEMAS[endpoint].parse(json);
     const runtime = this.#route(model);
     // Refuse at once when the runtime is down, rather than after queueing.
     this.#upstream(runtime);
 
     const { metrics, timeoutMs } = this.#options;
-    const deadline = new AbortController();
+    // One controller for both reasons to stop: the client left, or the deadline passed.
+    const upstreamAbort = new AbortController();
+    const { signal } = upstreamAbort;
+    const onClientGone = () => upstreamAbort.abort(request.signal.reason);
+    request.signal.addEventListener("abort", onClientGone, { once: true });
+    if (request.signal.aborted) onClientGone();
+    let timedOut = false;
     const timer = setTimeout(() => {
-      deadline.abort(
+      timedOut = true;
+      upstreamAbort.abort(
         new DOMException(
           `Cannot answer in time: the request took longer than ${
             timeoutMs / 1000
@@ -190,9 +203,15 @@ export class InferenceProxy {
         ),
       );
     }, timeoutMs);
-    const signal = AbortSignal.any([request.signal, deadline.signal]);
     let release: Release | undefined;
+    const finish = (tail: Uint8Array) => {
+      clearTimeout(timer);
+      request.signal.removeEventListener("abort", onClientGone);
+      release?.();
+      if (endpoint !== "embeddings") metrics.countTokens(runtime, generatedTokens(tail));
+    };
     let upstream: Response;
+    let whole: Uint8Array<ArrayBuffer> | undefined;
     try {
       release = await this.#queue(runtime).acquire({ signal });
       // The runtime may have gone down while the request waited.
@@ -203,13 +222,15 @@ export class InferenceProxy {
         body,
         signal,
       });
+      // A JSON answer only exists once generation has ended: reading it here lets it go out
+      // in one write with its length, and a deadline passing meanwhile is still a 504.
+      if (!isEventStream(upstream)) whole = new Uint8Array(await upstream.arrayBuffer());
     } catch (error) {
-      clearTimeout(timer);
-      release?.();
+      finish(new Uint8Array());
       if (error instanceof QueueFullError) metrics.countRejected(runtime, "queue_full");
-      if (deadline.signal.aborted) {
+      if (timedOut) {
         metrics.countRejected(runtime, "timeout");
-        throw deadline.signal.reason;
+        throw signal.reason;
       }
       if (error instanceof TypeError && !request.signal.aborted) {
         // fetch failed to connect: the process died between its last health check and now.
@@ -228,27 +249,21 @@ export class InferenceProxy {
       const value = upstream.headers.get(name);
       if (value !== null) headers.set(name, value);
     }
+    const init = { status: upstream.status, headers };
+    if (whole !== undefined || upstream.body === null) {
+      finish(whole?.subarray(-TAIL_BYTES) ?? new Uint8Array());
+      return { response: new Response(whole ?? null, init), done: Promise.resolve() };
+    }
     const { promise: done, resolve } = Promise.withResolvers<void>();
-    function finish(tail: Uint8Array): void {
-      clearTimeout(timer);
-      release?.();
-      if (endpoint !== "embeddings") metrics.countTokens(runtime, generatedTokens(tail));
-      resolve();
-    }
-    if (!upstream.body) {
-      finish(new Uint8Array());
-      return { response: new Response(null, { status: upstream.status, headers }), done };
-    }
     const observed = observeBody(upstream.body, {
-      tailBytes: endpoint === "embeddings" ? 0 : TAIL_BYTES,
-      ...(stream
-        ? {
-          onFirstChunk: () =>
-            metrics.observeTimeToFirstToken(runtime, (performance.now() - started) / 1000),
-        }
-        : {}),
-      onEnd: finish,
+      tailBytes: TAIL_BYTES,
+      onFirstChunk: () =>
+        metrics.observeTimeToFirstToken(runtime, (performance.now() - started) / 1000),
+      onEnd: (tail) => {
+        finish(tail);
+        resolve();
+      },
     });
-    return { response: new Response(observed, { status: upstream.status, headers }), done };
+    return { response: new Response(observed, init), done };
   }
 }
