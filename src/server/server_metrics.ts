@@ -135,7 +135,9 @@ export class ServerMetrics {
     const bootstrapBytes = options.bootstrapBytes ?? (() => 0);
     new Counter({
       name: "edgellm_bootstrap_bytes_total",
-      help: "Bytes of model files downloaded since edgellm started.",
+      // `edgellm bootstrap` runs as its own process (cron, a timer): this counts what this
+      // process downloaded, 0 until a bootstrap runs inside serve.
+      help: "Bytes of model files this edgellm process downloaded.",
       registers,
       collect() {
         this.reset();
