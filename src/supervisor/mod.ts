@@ -52,6 +52,7 @@ export * from "./job_spec.ts";
 export * from "./log_ring.ts";
 export * from "./prepare_config.ts";
 export * from "./reload_plan.ts";
+export * from "./run_one_shot.ts";
 export * from "./spawner.ts";
 export * from "./supervisor.ts";
 export * from "./types.ts";
