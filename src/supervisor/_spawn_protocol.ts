@@ -7,7 +7,7 @@ export type SpawnerRequest =
     readonly id: number;
     readonly command: string;
     readonly args: readonly string[];
-    readonly cwd: string;
+    readonly cwd?: string | undefined;
     readonly env: Readonly<Record<string, string>>;
     readonly uid?: number | undefined;
     readonly gid?: number | undefined;

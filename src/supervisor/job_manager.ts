@@ -1,13 +1,21 @@
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { childEnv } from "./child_env.ts";
-import { type Clock, SYSTEM_CLOCK, type TimerHandle } from "./clock.ts";
-import { InvalidJobError, type JobSpec, parseJobSpec } from "./job_spec.ts";
 import type { ExecLine } from "../natives/mod.ts";
-import { COMPLETION_ENV, completionArgs } from "../run/completion.ts";
+import { completionArgs } from "../run/completion.ts";
+import { MAX_COMPLETION_ATTEMPTS, runCompletion } from "../run/run_completion.ts";
+import { childEnv } from "./child_env.ts";
+import { InvalidJobError, type JobSpec, parseJobSpec } from "./job_spec.ts";
 import type { ModelResolver } from "./prepare_config.ts";
+import {
+  DEFAULT_GRACE_MS,
+  type OneShotOutput,
+  type OneShotRequest,
+  type OneShotResult,
+  runOneShot,
+  type RunOneShotOptions,
+} from "./run_one_shot.ts";
 import { Scheduler, type SchedulerOptions } from "./scheduler.ts";
-import type { ExitStatus, SpawnedChild, Spawner } from "./spawner.ts";
+import type { ExitStatus, Spawner } from "./spawner.ts";
 import type { JobSnapshot, JobState } from "./types.ts";
 
 /** Options for {@linkcode JobManager}. */
@@ -17,14 +25,13 @@ export interface JobManagerOptions {
   resolveModel: ModelResolver;
   /** Working folder of jobs (`$EDGELLM_HOME/jobs`). */
   cwd: string;
-  clock?: Clock;
   logger?: Logger | undefined;
   /** CPUs, for `concurrency = "auto"` and inference threads. @default {navigator.hardwareConcurrency} */
   cpuCount?: number;
   /** Captured output kept per stream. @default {1 MiB} */
   maxOutputBytes?: number;
-  /** SIGTERM → SIGKILL grace of a cancelled job. @default {2000} */
-  cancelGraceMs?: number;
+  /** SIGTERM → SIGKILL grace of a job stopped at its deadline or cancelled. @default DEFAULT_GRACE_MS */
+  graceMs?: number;
   /** Finished jobs remembered for `get`. @default {256} */
   retain?: number;
 }
@@ -50,20 +57,26 @@ interface Job {
   readonly env: Readonly<Record<string, string>>;
   readonly done: Promise<void>;
   markDone: () => void;
+  /** Aborted by `cancel`: stops the running process (SIGTERM, grace, SIGKILL). */
+  readonly cancel: AbortController;
+  /** Why it was cancelled; set with `cancel.abort()`. */
+  cancelReason: string | undefined;
   state: JobState;
   startedAt: number | undefined;
   endedAt: number | undefined;
-  child: SpawnedChild | undefined;
   pid: number | undefined;
-  exit: ExitStatus | undefined;
-  /** Set when edgellm ends it: the outcome wins over the exit status. */
-  ending: { state: "timed_out" | "cancelled"; reason: string } | undefined;
+  exit: OneShotResult | undefined;
   reason: string;
-  output: Record<"stdout" | "stderr", { text: string; bytes: number; truncated: boolean }>;
-  timers: TimerHandle[];
+  /** The current (or last) process's output, filled while it runs. */
+  output: Readonly<OneShotOutput>;
 }
 
-const encoder = new TextEncoder();
+const NO_OUTPUT: Readonly<OneShotOutput> = {
+  stdout: "",
+  stderr: "",
+  stdoutTruncated: false,
+  stderrTruncated: false,
+};
 
 function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
@@ -74,14 +87,14 @@ function exitReason(status: ExitStatus): string {
 }
 
 /**
- * One-shot launches (`POST /jobs`): validated, queued by the {@linkcode Scheduler}, spawned
- * through the sandboxed {@linkcode Spawner}, killed at their deadline, cancellable. Every way
- * a job can end (success, failure, spawn error, timeout, cancel) goes through one place,
- * which releases its slot and reservations.
+ * One-shot launches (`POST /jobs`): validated, queued by the {@linkcode Scheduler}, run by
+ * {@linkcode runOneShot} through the sandboxed {@linkcode Spawner} (inference jobs by
+ * `runCompletion`, which reruns a cut-short output), stopped at their deadline, cancellable.
+ * Every way a job can end (success, failure, spawn error, timeout, cancel) goes through one
+ * place, which releases its slot and reservations.
  */
 export class JobManager {
   readonly #options: JobManagerOptions;
-  readonly #clock: Clock;
   readonly #scheduler: Scheduler;
   readonly #jobs = new Map<string, Job>();
   readonly #finished: string[] = [];
@@ -91,7 +104,6 @@ export class JobManager {
   /** @throws {RangeError} for a bad `concurrency`. */
   constructor(setup: JobsSetup, options: JobManagerOptions) {
     this.#options = options;
-    this.#clock = options.clock ?? SYSTEM_CLOCK;
     this.#setup = setup;
     this.#scheduler = new Scheduler(this.#schedulerOptions(setup));
   }
@@ -129,7 +141,7 @@ export class JobManager {
     const { config, completion } = this.#setup;
     let command: string;
     let args: string[];
-    let env = childEnv(this.#options.cwd);
+    const env = childEnv(this.#options.cwd);
     if (spec.kind === "custom") {
       if (!config.jobs.allow_commands.includes(spec.command)) {
         throw new InvalidJobError([
@@ -166,7 +178,6 @@ export class JobManager {
           seed: spec.seed ?? crypto.getRandomValues(new Uint32Array(1))[0]!,
         }),
       ];
-      env = { ...env, ...COMPLETION_ENV };
     }
     let markDone!: () => void;
     const done = new Promise<void>((resolve) => markDone = resolve);
@@ -179,24 +190,20 @@ export class JobManager {
       priority: spec.priority,
       resources: spec.resources,
       timeoutS: spec.timeout_s,
-      submittedAt: this.#clock.now(),
+      submittedAt: Date.now(),
       runAs: config.jobs.run_as,
       env,
       done,
       markDone,
+      cancel: new AbortController(),
+      cancelReason: undefined,
       state: "queued",
       startedAt: undefined,
       endedAt: undefined,
-      child: undefined,
       pid: undefined,
       exit: undefined,
-      ending: undefined,
       reason: "waiting for a slot",
-      output: {
-        stdout: { text: "", bytes: 0, truncated: false },
-        stderr: { text: "", bytes: 0, truncated: false },
-      },
-      timers: [],
+      output: NO_OUTPUT,
     };
     try {
       this.#scheduler.enqueue(job);
@@ -236,15 +243,13 @@ export class JobManager {
   async cancel(id: string, reason = "cancelled by request"): Promise<JobSnapshot | undefined> {
     const job = this.#jobs.get(id);
     if (job === undefined) return undefined;
-    if (job.state === "queued") {
-      this.#scheduler.remove(id);
-      job.ending = { state: "cancelled", reason };
-      this.#end(job);
-    } else if (job.state === "running" && job.ending === undefined) {
-      job.ending = { state: "cancelled", reason };
-      job.child?.kill("SIGTERM");
-      const grace = this.#options.cancelGraceMs ?? 2000;
-      job.timers.push(this.#clock.setTimeout(() => job.child?.kill("SIGKILL"), grace));
+    if (job.endedAt === undefined && job.cancelReason === undefined) {
+      job.cancelReason = reason;
+      job.cancel.abort();
+      if (job.state === "queued") {
+        this.#scheduler.remove(id);
+        this.#end(job);
+      }
     }
     await job.done;
     return this.#snapshot(job);
@@ -266,63 +271,64 @@ export class JobManager {
   async #run(job: Job): Promise<void> {
     job.state = "running";
     job.reason = "running";
-    job.startedAt = this.#clock.now();
-    // The deadline counts from here, spawn included; a deadline is a hard limit: SIGKILL.
-    job.timers.push(this.#clock.setTimeout(() => {
-      if (job.endedAt !== undefined || job.ending !== undefined) return;
-      job.ending = { state: "timed_out", reason: `deadline of ${job.timeoutS} s passed` };
-      job.child?.kill("SIGKILL");
-    }, job.timeoutS * 1000));
-    const max = this.#options.maxOutputBytes ?? 1024 * 1024;
+    job.startedAt = Date.now();
+    const request: OneShotRequest = {
+      command: job.command,
+      args: job.args,
+      cwd: this.#options.cwd,
+      env: job.env,
+      runAs: job.runAs,
+    };
+    const options: RunOneShotOptions = {
+      // The deadline counts from here, spawn included.
+      timeoutMs: job.timeoutS * 1000,
+      graceMs: this.#options.graceMs ?? DEFAULT_GRACE_MS,
+      signal: job.cancel.signal,
+      maxOutputBytes: this.#options.maxOutputBytes ?? 1024 * 1024,
+      onSpawn: (child, output) => {
+        job.pid = child.pid;
+        job.output = output;
+      },
+    };
+    const spawner = this.#options.spawner();
+    let cutShort = false;
     try {
-      job.child = await this.#options.spawner().spawn({
-        command: job.command,
-        args: job.args,
-        cwd: this.#options.cwd,
-        env: job.env,
-        runAs: job.runAs,
-        output: "text",
-        onOutput: (stream, _at, chunks) => {
-          const out = job.output[stream];
-          for (const chunk of chunks) {
-            if (out.truncated) return;
-            const bytes = encoder.encode(chunk).length;
-            if (out.bytes + bytes > max) {
-              out.truncated = true;
-              return;
-            }
-            out.text += chunk;
-            out.bytes += bytes;
-          }
-        },
-      });
+      if (job.kind === "inference") {
+        const run = await runCompletion(spawner, request, options);
+        job.exit = run.result;
+        cutShort = run.result.code === 0 && run.completion.stats === null;
+      } else {
+        job.exit = await runOneShot(spawner, request, options);
+      }
     } catch (error) {
       job.reason = error instanceof Error ? error.message : String(error);
-      this.#end(job);
-      return;
     }
-    job.pid = job.child.pid;
-    // Ended while the spawn was in flight (deadline or cancel): stop it now.
-    if (job.ending !== undefined) job.child.kill("SIGKILL");
-    job.exit = await job.child.status;
-    this.#end(job);
+    this.#end(job, cutShort);
   }
 
-  /** The one way a job ends: state, reason, timers, slot and reservations, waiters. */
-  #end(job: Job): void {
-    for (const handle of job.timers) this.#clock.clearTimeout(handle);
-    job.timers = [];
-    job.endedAt = this.#clock.now();
-    if (job.ending !== undefined) {
-      job.state = job.ending.state;
-      job.reason = job.ending.reason;
+  /**
+   * The one way a job ends: state, reason, slot and reservations, waiters. Its deadline or a
+   * cancel, whichever stopped it first, wins over the exit status.
+   */
+  #end(job: Job, cutShort = false): void {
+    job.endedAt = Date.now();
+    const stoppedBy = job.exit?.stoppedBy ?? (job.cancelReason === undefined ? null : "abort");
+    if (stoppedBy === "deadline") {
+      job.state = "timed_out";
+      job.reason = `deadline of ${job.timeoutS} s passed`;
+    } else if (stoppedBy === "abort") {
+      job.state = "cancelled";
+      job.reason = job.cancelReason!;
     } else if (job.exit === undefined) {
       job.state = "failed"; // could not be spawned; job.reason says why
+    } else if (cutShort) {
+      job.state = "failed";
+      job.reason = `llama-completion cut its output short ${MAX_COMPLETION_ATTEMPTS} times ` +
+        `in a row (its logging thread was starved of CPU)`;
     } else {
       job.state = job.exit.code === 0 ? "succeeded" : "failed";
       job.reason = exitReason(job.exit);
     }
-    job.child = undefined;
     this.#scheduler.finish(job.id);
     this.#options.logger?.info(`job ${job.state}`, { job: job.id, reason: job.reason });
     this.#finished.push(job.id);
@@ -350,10 +356,10 @@ export class JobManager {
       pid: job.pid ?? null,
       exit: job.exit === undefined ? null : { code: job.exit.code, signal: job.exit.signal },
       reason: job.reason,
-      stdout: job.output.stdout.text,
-      stderr: job.output.stderr.text,
-      stdout_truncated: job.output.stdout.truncated,
-      stderr_truncated: job.output.stderr.truncated,
+      stdout: job.output.stdout,
+      stderr: job.output.stderr,
+      stdout_truncated: job.output.stdoutTruncated,
+      stderr_truncated: job.output.stderrTruncated,
     };
   }
 }

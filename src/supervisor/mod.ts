@@ -25,6 +25,10 @@
  * | `jobs.cancel(id): Promise<JobSnapshot \| undefined>` | cancel; resolves when it has ended | `DELETE /jobs/:id` |
  * | `jobs.wait(id): Promise<JobSnapshot \| undefined>` | resolves when it has ended | |
  *
+ * One process to its end outside a supervisor (`edgellm run`): a {@linkcode Spawner} of exactly
+ * the executables needed, then {@linkcode runOneShot}`(spawner, request, { timeoutMs, signal })`,
+ * the deadline path (SIGTERM, grace, SIGKILL) that jobs use too.
+ *
  * Metrics: `RuntimeSnapshot.restarts.total` counts automatic restarts (a counter);
  * `restarts.used` of `restarts.budget` is the budget spent within `restarts.window_s`.
  *
@@ -52,6 +56,7 @@ export * from "./job_spec.ts";
 export * from "./log_ring.ts";
 export * from "./prepare_config.ts";
 export * from "./reload_plan.ts";
+export * from "./run_one_shot.ts";
 export * from "./spawner.ts";
 export * from "./supervisor.ts";
 export * from "./types.ts";

@@ -24,8 +24,8 @@ export interface SpawnRequest {
   /** Absolute path of the executable; it must be among the spawner's `run` paths. */
   readonly command: string;
   readonly args: readonly string[];
-  /** Working folder. */
-  readonly cwd: string;
+  /** Working folder. @default {edgellm's own} */
+  readonly cwd?: string | undefined;
   /** The child's whole environment. */
   readonly env: Readonly<Record<string, string>>;
   /** Drop to this user and group (needs root). */

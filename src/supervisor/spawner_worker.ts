@@ -88,7 +88,7 @@ function start(request: Extract<SpawnerRequest, { type: "spawn" }>): Deno.ChildP
   const line = commandLine(request);
   const options: Deno.CommandOptions = {
     args: line.args,
-    cwd: request.cwd,
+    ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
     clearEnv: true,
     env: { ...request.env },
     stdin: "null",

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { InvalidJobError, type Supervisor } from "../../../src/supervisor/mod.ts";
 import type { JobSnapshot } from "../../../src/supervisor/types.ts";
+import { bundledTool } from "../../_util/natives.ts";
 import { testConfig, testOptions, withSupervisor, withTestHome } from "../../_util/supervisor.ts";
 import { waitFor } from "../../_util/wait_for.ts";
 
@@ -96,7 +97,7 @@ Deno.test("JobManager never runs more jobs at once than jobs.concurrency, as the
   });
 });
 
-Deno.test("JobManager kills a job at its deadline and reports a timeout, distinct from a failure", async () => {
+Deno.test("JobManager stops a job at its deadline and reports a timeout, distinct from a failure", async () => {
   await withTestHome(async ({ dir, home, model }) => {
     const work = await workScript(dir);
     const config = jobsConfig(model, "", [SLEEP, work]);
@@ -109,9 +110,10 @@ Deno.test("JobManager kills a job at its deadline and reports a timeout, distinc
       const [timedOut, failed, succeeded] = await waitAll(supervisor, [slow!, failing!, fine!]);
       assert.equal(timedOut!.state, "timed_out");
       assert.equal(timedOut!.reason, "deadline of 0.5 s passed");
-      assert.deepEqual(timedOut!.exit, { code: null, signal: "SIGKILL" });
+      // SIGTERM first, as for `edgellm run` (runOneShot); SIGKILL only after the grace.
+      assert.deepEqual(timedOut!.exit, { code: null, signal: "SIGTERM" });
       const ran = Date.parse(timedOut!.ended_at!) - Date.parse(timedOut!.started_at!);
-      // Killed at the deadline; the margin covers spawning and reaping on a busy machine.
+      // Stopped at the deadline; the margin covers spawning and reaping on a busy machine.
       assert.ok(ran >= 500 && ran < 800, `ran ${ran} ms`);
       assert.equal(failed!.state, "failed");
       assert.equal(failed!.reason, "exited with code 3");
@@ -303,6 +305,58 @@ Deno.test("JobManager runs a one-shot completion with the bundle's llama-complet
       assert.equal(done.state, "succeeded", done.stderr);
       assert.ok(done.stdout.trim().length > 0, "it printed the completion");
       assert.equal(done.stdout.includes("Hello"), false, "the prompt is not echoed");
+    });
+  });
+});
+
+/** The performance report llama-completion prints last, on stderr (see `parseCompletion`). */
+const PERF = `common_perf_print:    samplers time =       0.04 ms /    11 tokens
+common_perf_print:        load time =     363.89 ms
+common_perf_print: prompt eval time =     363.77 ms /     3 tokens
+common_perf_print:        eval time =      76.88 ms /     7 runs
+common_perf_print:       total time =     441.85 ms /    10 tokens
+`;
+
+Deno.test("JobManager reruns an inference job whose llama-completion cut its output short", async () => {
+  // llama.cpp build 11669's llama-completion sometimes exits 0 having lost the end of its
+  // output (and its performance report). A stand-in that loses it on its first runs (per
+  // prompt: "once" on the first, "always" on every one) makes the rerun deterministic.
+  await withTestHome(async ({ dir, home, model }) => {
+    const completion = `${dir}/llama-completion`;
+    await Deno.writeTextFile(
+      completion,
+      `#!/bin/sh
+prompt="$4"
+echo run >> "${dir}/runs-$prompt"
+` +
+        `if [ "$prompt" = always ] || [ "$(wc -l < "${dir}/runs-$prompt")" -eq 1 ]; then
+` +
+        `  printf 'Hel'; exit 0
+fi
+printf 'Hello\n\n'
+cat >&2 <<'EOF'
+${PERF}EOF
+`,
+    );
+    await Deno.chmod(completion, 0o755);
+    const options = testOptions(home, {
+      execLine: (program) =>
+        program === "llama-completion" ? { command: completion, args: [] } : bundledTool(program),
+    });
+    await withSupervisor(testConfig(model, ""), options, async (supervisor) => {
+      const [once, always] = await waitAll(
+        supervisor,
+        await submitAll(supervisor, [
+          { kind: "inference", model: "tiny", prompt: "once", n_predict: 2 },
+          { kind: "inference", model: "tiny", prompt: "always", n_predict: 2 },
+        ]),
+      );
+      assert.equal(once!.state, "succeeded", once!.reason);
+      assert.equal(once!.stdout, "Hello\n\n");
+      assert.equal(Deno.readTextFileSync(`${dir}/runs-once`), "run\n".repeat(2));
+      assert.equal(always!.state, "failed");
+      assert.match(always!.reason, /cut its output short 3 times in a row/);
+      assert.equal(Deno.readTextFileSync(`${dir}/runs-always`), "run\n".repeat(3));
     });
   });
 });
