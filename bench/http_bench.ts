@@ -16,6 +16,7 @@
  * @module
  */
 import { join } from "node:path";
+import { freePort } from "../src/supervisor/probe.ts";
 import { spawnEdgellm } from "../tests/_util/cli.ts";
 import { writeTinyModel } from "../tests/_util/tiny_model.ts";
 import { waitFor } from "../tests/_util/wait_for.ts";
@@ -40,13 +41,6 @@ function quantile(values: readonly number[], q: number): number {
 
 function round(value: number, digits = 3): number {
   return Math.round(value * 10 ** digits) / 10 ** digits;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 function post(target: Target, body: unknown): Promise<Response> {

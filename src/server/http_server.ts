@@ -132,13 +132,6 @@ export interface ServeHttpOptions {
   readonly graceMs?: number;
 }
 
-function waitForAbort(signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) resolve();
-    else signal.addEventListener("abort", () => resolve(), { once: true });
-  });
-}
-
 /**
  * The HTTP half of `edgellm serve`: checks that the host may be served, listens, and resolves
  * once `signal` aborted and the server has shut down (the supervisor then stops the runtimes).
@@ -189,6 +182,12 @@ export async function serveHttp(
   logger.info("listening", {
     url: `http://${bare.includes(":") ? `[${bare}]` : bare}:${server.addr.port}`,
   });
-  await waitForAbort(signal);
-  await server.shutdown(options.graceMs === undefined ? {} : { graceMs: options.graceMs });
+  const { promise: stopped, resolve } = Promise.withResolvers<void>();
+  const stop = () =>
+    server.shutdown(options.graceMs === undefined ? {} : { graceMs: options.graceMs }).then(
+      resolve,
+    );
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
+  await stopped;
 }

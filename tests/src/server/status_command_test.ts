@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createLogger } from "../../../src/log/mod.ts";
 import { startHttpServer } from "../../../src/server/mod.ts";
 import { defaultServerUrl, formatStatusTable } from "../../../src/server/status_command.ts";
+import { freePort } from "../../../src/supervisor/probe.ts";
 import { runEdgellm } from "../../_util/cli.ts";
 import { ManualSupervisor, testConfig } from "./_util.ts";
 
@@ -65,10 +66,7 @@ Deno.test("edgellm status exits 1 when the server refuses the token", async () =
 });
 
 Deno.test("edgellm status exits 75 when nothing listens at the URL", async () => {
-  // A port that was free a moment ago: bind it, note it, let it go.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = freePort();
   const home = await Deno.makeTempDir({ prefix: "edgellm-status-" });
   try {
     const result = await runEdgellm(["status", "--url", `http://127.0.0.1:${port}`], { home });
