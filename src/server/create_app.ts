@@ -1,8 +1,10 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
+import { RuntimeNotFoundError } from "../supervisor/errors.ts";
 import type { JobSnapshot, RuntimeSnapshot } from "../supervisor/types.ts";
 import { VERSION } from "../version.ts";
+import { parseJsonBody } from "./_util.ts";
 import { bearerToken } from "./bearer_token.ts";
 import { CLIENT_CLOSED_STATUS, errorResponse, HttpError, toHttpError } from "./http_error.ts";
 import { INFERENCE_PATHS, type InferenceEndpoint, InferenceProxy } from "./inference_proxy.ts";
@@ -23,8 +25,7 @@ const LogsQuerySchema = z.object({
 function runtimeOr404(supervisor: RuntimeSupervisor, id: string): RuntimeSnapshot {
   const snapshot = supervisor.get(id);
   if (snapshot) return snapshot;
-  const known = supervisor.list().map((r) => `"${r.id}"`).join(", ") || "none";
-  throw new HttpError(404, "not_found", `Cannot find runtime "${id}" (runtimes: ${known})`);
+  throw new RuntimeNotFoundError(id);
 }
 
 function jobOr404(job: JobSnapshot | undefined, id: string): JobSnapshot {
@@ -55,8 +56,9 @@ async function scrapeRuntime(id: string, base: URL): Promise<ScrapedMetrics | un
 /**
  * Builds the HTTP endpoint (PRODUCT.md "HTTP") as a Hono app; it does not listen. Routes:
  * `/health` and `/ready` (public), `/v1/models` and the proxied OpenAI routes, the runtime
- * matrix and controls under `/runtimes`, `/events` (SSE) and `/metrics` (public when
- * `metrics_public`). Every error is rendered by one `onError` as the JSON envelope.
+ * matrix, controls and logs under `/runtimes`, `/events` (SSE), one-shot `/jobs`, and
+ * `/metrics` (public when `metrics_public`); the bearer token guards everything else. Every
+ * error is rendered by one `onError` as the JSON envelope.
  *
  * @example
  * ```ts
@@ -192,17 +194,7 @@ export function createApp(deps: ServerDeps): Hono {
   });
 
   app.post("/jobs", async (c) => {
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch (error) {
-      throw new HttpError(
-        400,
-        "bad_request",
-        `Cannot parse the request body as JSON: ${(error as Error).message}`,
-      );
-    }
-    const job = await supervisor.jobs.submit(body);
+    const job = await supervisor.jobs.submit(parseJsonBody(await c.req.text()));
     return c.json(job, 201, { location: `/jobs/${job.id}` });
   });
   app.get(

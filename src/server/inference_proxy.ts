@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { RuntimeSnapshot } from "../supervisor/types.ts";
+import { parseJsonBody } from "./_util.ts";
 import { AdmissionQueue, QueueFullError, type Release } from "./admission_queue.ts";
 import { HttpError, NOT_READY_RETRY_AFTER_S } from "./http_error.ts";
 import { observeBody } from "./observe_body.ts";
@@ -169,17 +170,7 @@ export class InferenceProxy {
     const started = performance.now();
     // The bytes as they came are what llama-server gets: nothing is re-encoded.
     const body = new Uint8Array(await request.arrayBuffer());
-    let json: unknown;
-    try {
-      json = JSON.parse(decoder.decode(body));
-    } catch (error) {
-      throw new HttpError(
-        400,
-        "bad_request",
-        `Cannot parse the request body as JSON: ${(error as Error).message}`,
-      );
-    }
-    const { model } = BODY_SCHEMAS[endpoint].parse(json);
+    const { model } = BODY_SCHEMAS[endpoint].parse(parseJsonBody(decoder.decode(body)));
     const runtime = this.#route(model);
     // Refuse at once when the runtime is down, rather than after queueing.
     this.#upstream(runtime);

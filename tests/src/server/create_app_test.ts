@@ -76,7 +76,7 @@ Deno.test("createApp() answers 404 for an unknown path and an unknown runtime", 
   assert.equal(runtime.status, 404);
   assert.match(
     (await runtime.json()).error.message,
-    /Cannot find runtime "other" \(runtimes: "chat"\)/,
+    /Cannot find runtime "other": it is not in the configuration/,
   );
 });
 
