@@ -13,3 +13,5 @@ export * from "./http_server.ts";
 export * from "./inference_proxy.ts";
 export * from "./server_deps.ts";
 export * from "./server_metrics.ts";
+export * from "./server_token.ts";
+export * from "./status_command.ts";
