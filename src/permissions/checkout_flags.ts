@@ -1,5 +1,6 @@
 import { loadConfig, resolveConfigPath, resolveHome } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
+import type { ArgumentPaths } from "./argument_paths.ts";
 import { denoFlags } from "./deno_flags.ts";
 import { scopeForConfig } from "./scope.ts";
 
@@ -9,6 +10,8 @@ export interface CheckoutFlagsOptions {
   home?: string | undefined;
   /** `--config` given on the command line, if any. */
   config?: string | undefined;
+  /** Paths outside the home named on the command line (see `argumentPaths`). */
+  paths?: ArgumentPaths | undefined;
 }
 
 /**
@@ -26,5 +29,10 @@ export async function checkoutFlags(options: CheckoutFlagsOptions = {}): Promise
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
   }
-  return denoFlags(scopeForConfig({ home, configPath: location.path, config, bundleRunPaths: [] }));
+  const scope = scopeForConfig({ home, configPath: location.path, config, bundleRunPaths: [] });
+  return denoFlags({
+    ...scope,
+    readPaths: [...(scope.readPaths ?? []), ...(options.paths?.readPaths ?? [])],
+    writePaths: options.paths?.writePaths ?? [],
+  });
 }

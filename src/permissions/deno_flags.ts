@@ -13,6 +13,8 @@ export interface PermissionScope {
   configFiles: readonly string[];
   /** Further read-only paths, e.g. the checkout's llama.cpp bundle. */
   readPaths?: readonly string[];
+  /** Further writable paths besides the home, e.g. a `bundle export --out` target. */
+  writePaths?: readonly string[];
   /** Absolute executables that may be spawned: the bundle's loader, `engine_path`s, `allow_commands`. */
   runPaths: readonly string[];
   /** Hub endpoint URLs whose hosts (and their download CDNs) may be reached. */
@@ -111,7 +113,7 @@ export function denoFlags(scope: PermissionScope): string[] {
   const env = unique([...ENV_NAMES, ...(scope.envNames ?? [])]);
   return [
     `--allow-read=${read.join(",")}`,
-    `--allow-write=${scope.home}`,
+    `--allow-write=${unique([scope.home, ...(scope.writePaths ?? [])]).join(",")}`,
     `--allow-net=${net.join(",")}`,
     `--allow-run=${run.join(",")}`,
     `--allow-env=${env.join(",")}`,

@@ -1,0 +1,87 @@
+import { dirname } from "node:path";
+
+/** Whether `error` says that a path does not exist. */
+export function isNotFound(error: unknown): boolean {
+  return error instanceof Deno.errors.NotFound;
+}
+
+/** `lstat` that answers `undefined` for a missing path instead of throwing. */
+export async function lstatOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.lstat(path);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** `stat` (following links) that answers `undefined` for a missing path. */
+export async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined> {
+  try {
+    return await Deno.stat(path);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Removes a file if it exists. */
+export async function removeIfExists(path: string): Promise<void> {
+  try {
+    await Deno.remove(path);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+}
+
+/** Flushes a directory's entries (a rename or a new link) to disk. */
+export async function syncDir(dir: string): Promise<void> {
+  using handle = await Deno.open(dir, { read: true });
+  await handle.sync();
+}
+
+/**
+ * Replaces `path` with `data` atomically: a reader sees the old or the new content, never a
+ * mix, even after a crash (temp file, fsync, rename, fsync of the folder).
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const temp = `${path}.tmp-${Deno.pid}`;
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  {
+    using file = await Deno.open(temp, { write: true, create: true, truncate: true });
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    await file.sync();
+  }
+  await Deno.rename(temp, path);
+  await syncDir(dirname(path));
+}
+
+const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
+
+/** Formats a byte count for people, e.g. `1.5 MiB`. */
+export function formatBytes(bytes: number): string {
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
+}
+
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}

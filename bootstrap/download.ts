@@ -1,0 +1,334 @@
+import { dirname } from "node:path";
+import { CliError, ExitCode } from "../src/errors.ts";
+import type { Logger } from "../src/log/mod.ts";
+import { ensureFreeSpace } from "./disk_space.ts";
+import type { HubClient } from "./hub_client.ts";
+import type { Progress } from "./progress.ts";
+import {
+  ContentHasher,
+  type ExpectedDigest,
+  expectedDigest,
+  hashFilePrefix,
+  type RepoFile,
+} from "./repo_file.ts";
+import { repoFolderName } from "./repo_path.ts";
+import { HubError, retry, type RetryOptions } from "./retry.ts";
+import type { BootstrapState, DownloadState } from "./state_file.ts";
+import type { HubStore } from "./store.ts";
+import { removeIfExists, syncDir } from "./_util.ts";
+
+/**
+ * Checkpoint cadence: the partial is fsynced and the state file replaced after this many
+ * bytes or this much time, whichever comes first. A kill then re-downloads at most what
+ * arrived since (the partial's own size is the resume point, so usually less). One second
+ * keeps the loss small on slow links; 16 MiB bounds it on fast ones without an fsync per
+ * chunk.
+ */
+export const CHECKPOINT = { bytes: 16 << 20, ms: 1000 } as const;
+
+/**
+ * A stalled transfer (no byte for this long) is aborted and retried: flaky links stall more
+ * often than they fail.
+ */
+export const IDLE_TIMEOUT_MS = 30_000;
+
+/** Options for {@linkcode ChecksumMismatchError}. */
+export interface ChecksumMismatchOptions {
+  /** What the file was expected to hash to. */
+  expected: ExpectedDigest;
+  /** What its bytes hash to (or a note on their size). */
+  actual: string;
+  /** What happened, e.g. "downloaded twice from zero". */
+  context: string;
+}
+
+/** The bytes of a file do not match its expected size and hash; nothing was kept. */
+export class ChecksumMismatchError extends CliError {
+  /** The repo. */
+  readonly repo: string;
+  /** The file inside the repo. */
+  readonly path: string;
+  /** What the file was expected to hash to. */
+  readonly expected: ExpectedDigest;
+  /** What the bytes hash to. */
+  readonly actual: string;
+
+  /** Constructs a new instance. */
+  constructor(repo: string, path: string, options: ChecksumMismatchOptions) {
+    super(
+      `Cannot verify ${repo}/${path}: ${options.expected.algorithm} expected ` +
+        `${options.expected.hex}, got ${options.actual} (${options.context}); nothing was kept.`,
+      ExitCode.Failed,
+    );
+    this.name = "ChecksumMismatchError";
+    this.repo = repo;
+    this.path = path;
+    this.expected = options.expected;
+    this.actual = options.actual;
+  }
+}
+
+/** One file to fetch into the store. */
+export interface DownloadJob {
+  readonly repo: string;
+  readonly commit: string;
+  readonly file: RepoFile;
+}
+
+/** What a download needs around it. */
+export interface DownloadContext {
+  readonly client: HubClient;
+  readonly store: HubStore;
+  /** The loaded state; its `downloads` entry for the file is kept up to date. */
+  readonly state: BootstrapState;
+  /** Writes the state file (a checkpoint). */
+  readonly saveState: () => Promise<void>;
+  readonly progress: Progress;
+  readonly logger: Logger;
+  /** Aborts the download after a checkpoint. */
+  readonly signal?: AbortSignal | undefined;
+  /** Told about every byte received (the `bootstrap_bytes_total` metric). */
+  readonly onBytes?: ((bytes: number) => void) | undefined;
+  /** Overrides the retry policy (tests). */
+  readonly retry?: RetryOptions | undefined;
+  /** Free bytes of a folder's file system. @default {statfs} */
+  readonly freeBytes?: ((dir: string) => Promise<number>) | undefined;
+}
+
+/** The key of a download in {@linkcode BootstrapState.downloads}. */
+export function downloadKey(repo: string, etag: string): string {
+  return `${repoFolderName(repo)}/blobs/${etag}`;
+}
+
+/**
+ * Downloads a file into `blobs/<etag>`: resumes `blobs/<etag>.incomplete` with `Range` and
+ * `If-Range` (rehashing its prefix), restarts from zero when the server sends the whole file,
+ * retries network failures, 5xx and 429 (resuming each time), checkpoints the state, and
+ * renames to the final path only when size and hash match. A mismatch deletes the partial and
+ * downloads once more from zero.
+ *
+ * @returns the bytes received over the network.
+ * @throws {ChecksumMismatchError} when the second download does not match either.
+ * @throws {HubError} when the hub fails permanently or retries are spent.
+ * @throws {import("./disk_space.ts").DiskSpaceError} when the disk cannot hold the rest.
+ */
+export async function downloadFile(job: DownloadJob, context: DownloadContext): Promise<number> {
+  const { repo, file } = job;
+  const blob = context.store.blobPath(repo, file.etag);
+  const partial = context.store.incompletePath(repo, file.etag);
+  const key = downloadKey(repo, file.etag);
+  await Deno.mkdir(dirname(blob), { recursive: true });
+  const expected = expectedDigest(file);
+  let received = 0;
+  for (let pass = 1;; pass++) {
+    const result = await fetchToPartial(job, { context, partial, key, expected });
+    received += result.received;
+    if (result.size === file.size && result.hex === expected.hex) {
+      await Deno.rename(partial, blob);
+      await syncDir(dirname(blob));
+      delete context.state.downloads[key];
+      await context.saveState();
+      return received;
+    }
+    await removeIfExists(partial);
+    delete context.state.downloads[key];
+    await context.saveState();
+    const actual = result.size === file.size
+      ? result.hex
+      : `${
+        result.size > file.size ? "more than " : ""
+      }${result.size} bytes instead of ${file.size}`;
+    if (pass >= 2) {
+      throw new ChecksumMismatchError(repo, file.path, {
+        expected,
+        actual,
+        context: "downloaded twice from zero: the hub or a proxy serves wrong bytes",
+      });
+    }
+    context.logger.warn("downloaded bytes do not match; deleted them, downloading once more", {
+      repo,
+      file: file.path,
+      expected: expected.hex,
+      actual,
+    });
+  }
+}
+
+interface PartialResult {
+  /** Bytes in the partial (more than the file's size means the server sent too many). */
+  size: number;
+  /** Digest of the partial in the expected algorithm. */
+  hex: string;
+  /** Bytes received over the network. */
+  received: number;
+}
+
+async function fetchToPartial(
+  job: DownloadJob,
+  options: { context: DownloadContext; partial: string; key: string; expected: ExpectedDigest },
+): Promise<PartialResult> {
+  const { context, partial, key, expected } = options;
+  const { repo, commit, file } = job;
+  using handle = await Deno.open(partial, { read: true, write: true, create: true });
+  let offset = (await handle.stat()).size;
+  if (offset > file.size) {
+    await handle.truncate(0);
+    offset = 0;
+  }
+  await ensureFreeSpace(dirname(partial), file.size - offset, {
+    what: `${repo}/${file.path}`,
+    ...(context.freeBytes ? { freeBytes: context.freeBytes } : {}),
+  });
+  let hasher = new ContentHasher(expected.algorithm, file.size);
+  if (offset > 0) {
+    await hashFilePrefix(handle, hasher, { length: offset, ...signalOf(context) });
+  }
+  await handle.seek(offset, Deno.SeekMode.Start);
+  const previous: DownloadState | undefined = context.state.downloads[key];
+  const entry: DownloadState = {
+    repo,
+    commit,
+    path: file.path,
+    size: file.size,
+    sha256: file.sha256,
+    etag: file.etag,
+    validator: previous?.validator ?? null,
+    bytes_done: Math.min(previous?.bytes_done ?? 0, offset),
+    updated_at: new Date().toISOString(),
+  };
+  context.state.downloads[key] = entry;
+  let received = 0;
+  let lastCheckpoint = { bytes: offset, at: Date.now() };
+  let overflow = false;
+
+  async function checkpoint(): Promise<void> {
+    await handle.syncData();
+    entry.bytes_done = offset;
+    entry.updated_at = new Date().toISOString();
+    await context.saveState();
+    lastCheckpoint = { bytes: offset, at: Date.now() };
+  }
+
+  let attemptStart = offset;
+  context.progress.start({ repo, path: file.path, size: file.size, done: offset });
+  try {
+    await retry(async () => {
+      attemptStart = offset;
+      if (offset === file.size) return;
+      const attempt = new AbortController();
+      const signal = context.signal
+        ? AbortSignal.any([context.signal, attempt.signal])
+        : attempt.signal;
+      const response = await context.client.openFile(repo, { commit, path: file.path }, {
+        offset,
+        validator: entry.validator,
+        signal,
+      });
+      if (response.offset !== offset) {
+        // A 200 to a Range request: the file changed (If-Range failed) or the server cannot
+        // resume. Its bytes are the whole file, so the partial starts over. A 206 from another
+        // offset is a broken server: start over with a plain request.
+        context.logger.info("server did not resume where asked; restarting the file", {
+          repo,
+          file: file.path,
+          had: offset,
+          status: response.status,
+        });
+        await handle.truncate(0);
+        await handle.seek(0, Deno.SeekMode.Start);
+        offset = 0;
+        attemptStart = 0;
+        hasher = new ContentHasher(expected.algorithm, file.size);
+        context.progress.start({ repo, path: file.path, size: file.size, done: 0 });
+        if (response.status === 206) {
+          await response.body.cancel();
+          entry.validator = null;
+          throw new HubError(`Cannot resume ${repo}/${file.path}: wrong Content-Range`, {
+            status: 206,
+            temporary: true,
+          });
+        }
+      }
+      entry.validator = response.validator;
+      await checkpoint();
+      let lastByteAt = Date.now();
+      const watchdog = setInterval(() => {
+        if (Date.now() - lastByteAt > IDLE_TIMEOUT_MS) attempt.abort();
+      }, 1000);
+      try {
+        for await (const chunk of response.body) {
+          lastByteAt = Date.now();
+          if (offset + chunk.length > file.size) {
+            // More bytes than the file has: wrong content. Keep one byte too many, so that the
+            // size check fails, and stop reading.
+            const fits = chunk.subarray(0, file.size - offset + 1);
+            await writeAll(handle, fits);
+            hasher.update(fits);
+            offset += fits.length;
+            overflow = true;
+            break;
+          }
+          await writeAll(handle, chunk);
+          hasher.update(chunk);
+          offset += chunk.length;
+          received += chunk.length;
+          context.onBytes?.(chunk.length);
+          context.progress.advance(chunk.length);
+          if (
+            offset - lastCheckpoint.bytes >= CHECKPOINT.bytes ||
+            Date.now() - lastCheckpoint.at >= CHECKPOINT.ms
+          ) await checkpoint();
+        }
+      } catch (error) {
+        if (context.signal?.aborted) throw context.signal.reason;
+        if (error instanceof HubError) throw error;
+        const why = attempt.signal.aborted
+          ? `no data for ${IDLE_TIMEOUT_MS / 1000} s`
+          : error instanceof Error
+          ? error.message
+          : String(error);
+        throw new HubError(`Cannot finish ${repo}/${file.path}: ${why}`, {
+          temporary: true,
+          cause: error,
+        });
+      } finally {
+        clearInterval(watchdog);
+      }
+      if (offset < file.size && !overflow) {
+        throw new HubError(
+          `Cannot finish ${repo}/${file.path}: the connection closed at byte ${offset} of ` +
+            `${file.size}`,
+          { temporary: true },
+        );
+      }
+    }, {
+      ...context.retry,
+      ...signalOf(context),
+      madeProgress: () => offset > attemptStart,
+      onRetry: (error, attempt, delayMs) => {
+        context.logger.warn("download interrupted; retrying", {
+          repo,
+          file: file.path,
+          at_byte: offset,
+          attempt,
+          wait_ms: Math.round(delayMs),
+          reason: error.message,
+        });
+      },
+    });
+  } finally {
+    // Also on abort (SIGINT) and on failure: what arrived is kept and recorded.
+    if (offset !== lastCheckpoint.bytes) await checkpoint();
+    context.progress.finish(offset === file.size);
+  }
+  return { size: offset, hex: hasher.digest().hex, received };
+}
+
+function signalOf(context: DownloadContext): { signal?: AbortSignal } {
+  return context.signal ? { signal: context.signal } : {};
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) written += await file.write(bytes.subarray(written));
+}
