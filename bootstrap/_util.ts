@@ -1,4 +1,5 @@
 import { dirname } from "node:path";
+import { LN_PATHS } from "../src/permissions/mod.ts";
 
 /** Whether `error` says that a path does not exist. */
 export function isNotFound(error: unknown): boolean {
@@ -84,4 +85,37 @@ export function delay(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/**
+ * Creates a symlink at `path` pointing at `target` (kept as given, e.g. relative). Deno allows
+ * `Deno.symlink` only with unscoped read and write permissions, which the product does not
+ * have; then `ln -s` (granted by exact path) makes the link.
+ */
+export async function symlink(target: string, path: string): Promise<void> {
+  try {
+    await Deno.symlink(target, path);
+    return;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+  }
+  for (const ln of LN_PATHS) {
+    let output: Deno.CommandOutput;
+    try {
+      output = await new Deno.Command(ln, {
+        args: ["-s", "--", target, path],
+        clearEnv: true,
+        stdin: "null",
+        stdout: "null",
+        stderr: "piped",
+      }).output();
+    } catch (error) {
+      if (isNotFound(error)) continue;
+      throw error;
+    }
+    if (output.success) return;
+    const reason = new TextDecoder().decode(output.stderr).trim();
+    throw new Error(`Cannot create the link '${path}': ${ln} failed: ${reason}`);
+  }
+  throw new Error(`Cannot create the link '${path}': no ln at ${LN_PATHS.join(" or ")}`);
 }

@@ -11,6 +11,7 @@ import {
   isNotFound,
   lstatOrUndefined,
   statOrUndefined,
+  symlink,
   syncDir,
   writeFileAtomic,
 } from "./_util.ts";
@@ -122,7 +123,7 @@ export class HubStore {
     await Deno.remove(temp).catch((error) => {
       if (!isNotFound(error)) throw error;
     });
-    await Deno.symlink(target, temp);
+    await symlink(target, temp);
     await Deno.rename(temp, link);
     await syncDir(dirname(link));
   }

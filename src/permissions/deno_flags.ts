@@ -54,6 +54,13 @@ const SYSTEM_READ_PATHS = ["/proc"];
 /** Spawned only as `setpriv --pdeathsig TERM -- <granted executable>`. */
 export const SETPRIV_PATH = "/usr/bin/setpriv";
 
+/**
+ * `ln`, for the bootstrapper's snapshot symlinks: Deno grants `Deno.symlink` only with
+ * unscoped read and write (a link's target is resolved later), so under scoped grants the
+ * link is made by `ln -s`. Both places, since run permissions match paths exactly.
+ */
+export const LN_PATHS = ["/usr/bin/ln", "/bin/ln"];
+
 /** System facts `doctor` and the supervisor ask for. */
 const SYS_NAMES = [
   "cpus",
@@ -108,7 +115,7 @@ export function denoFlags(scope: PermissionScope): string[] {
     ...(scope.readPaths ?? []),
     ...SYSTEM_READ_PATHS,
   ]);
-  const run = unique([...scope.runPaths, SETPRIV_PATH]);
+  const run = unique([...scope.runPaths, SETPRIV_PATH, ...LN_PATHS]);
   const net = unique([...LOOPBACK_HOSTS, ...WILDCARD_HOSTS, ...hubHosts(scope.hubEndpoints)]);
   const env = unique([...ENV_NAMES, ...(scope.envNames ?? [])]);
   return [
