@@ -42,6 +42,8 @@ export interface FakeRequest {
   range: string | null;
   ifRange: string | null;
   authorization: boolean;
+  /** `performance.now()` when it arrived. */
+  at: number;
 }
 
 /** Fault switches; change them between or during runs. */
@@ -166,17 +168,19 @@ export class FakeHub {
 
   /** Starts the hub and its CDN on 127.0.0.1 (ephemeral ports). */
   static start(options: FakeHubOptions = {}): FakeHub {
-    let hub!: FakeHub;
+    // The handlers need the hub, which needs the ports: bind them through a holder.
+    const holder: { hub?: FakeHub } = {};
     const cdn = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (request) => hub.#handleCdn(request),
+      (request) => (holder.hub as FakeHub).#handleCdn(request),
     );
     const main = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (request) => hub.#handleHub(request),
+      (request) => (holder.hub as FakeHub).#handleHub(request),
     );
-    hub = new FakeHub(main.addr.port, cdn.addr.port, options);
+    const hub = new FakeHub(main.addr.port, cdn.addr.port, options);
     hub.#servers.push(main, cdn);
+    holder.hub = hub;
     return hub;
   }
 
@@ -258,6 +262,7 @@ export class FakeHub {
       range: request.headers.get("range"),
       ifRange: request.headers.get("if-range"),
       authorization: request.headers.has("authorization"),
+      at: performance.now(),
     });
   }
 
@@ -452,7 +457,6 @@ export class FakeHub {
   }
 
   #stream(body: Uint8Array, cutAfter: number | undefined): ReadableStream<Uint8Array> {
-    const hub = this;
     let sent = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let wake: (() => void) | undefined;
@@ -468,8 +472,8 @@ export class FakeHub {
       this.#streams.delete(handle);
     };
     return new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        if (hub.#abort.signal.aborted) {
+      pull: async (controller) => {
+        if (this.#abort.signal.aborted) {
           done();
           controller.error(new Error("fake hub closed"));
           return;
@@ -484,7 +488,7 @@ export class FakeHub {
           controller.close();
           return;
         }
-        const rate = hub.faults.throttleBytesPerSec;
+        const rate = this.faults.throttleBytesPerSec;
         let chunk = rate > 0 ? Math.max(1024, Math.floor(rate / 20)) : 64 * 1024;
         chunk = Math.min(chunk, body.length - sent);
         if (cutAfter !== undefined) chunk = Math.min(chunk, cutAfter - sent);
@@ -493,15 +497,13 @@ export class FakeHub {
             wake = resolve;
             timer = setTimeout(resolve, (chunk / rate) * 1000);
           });
-          if (hub.#abort.signal.aborted) return;
+          if (this.#abort.signal.aborted) return;
         }
         controller.enqueue(body.slice(sent, sent + chunk));
         sent += chunk;
-        hub.counters.bodyBytes += chunk;
+        this.counters.bodyBytes += chunk;
       },
-      cancel() {
-        done();
-      },
+      cancel: () => done(),
     }, { highWaterMark: 0 });
   }
 }
