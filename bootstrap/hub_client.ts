@@ -2,7 +2,7 @@ import { z } from "zod";
 import { VERSION } from "../src/version.ts";
 import { assertSafeCommit, assertSafeRepoId, assertSafeRepoPath } from "./repo_path.ts";
 import type { RepoFile } from "./repo_file.ts";
-import { HubError, parseRetryAfter } from "./retry.ts";
+import { HubError, parseRetryAfter, retry, type RetryOptions } from "./retry.ts";
 
 /** `GET /api/models/{repo}/revision/{rev}`: only what is used is required; the rest is ignored. */
 const RevisionInfoSchema = z.object({
@@ -44,6 +44,11 @@ export interface HubClientOptions {
    * stalled request must become a retry rather than hang a cron run. @default {30000}
    */
   timeoutMs?: number;
+  /**
+   * Retries of metadata requests (revision, tree) on network errors, 5xx and 429. Downloads
+   * retry in `download.ts`, where a retry resumes. @default {the defaults of `retry`}
+   */
+  retry?: RetryOptions;
 }
 
 /** Options of one request. */
@@ -91,6 +96,7 @@ export class HubClient {
   readonly #token: string | undefined;
   readonly #tokenEnv: string;
   readonly #timeoutMs: number;
+  readonly #retry: RetryOptions;
 
   /** A client of the hub at `options.endpoint`. */
   constructor(options: HubClientOptions) {
@@ -99,6 +105,7 @@ export class HubClient {
     this.#token = options.token || undefined;
     this.#tokenEnv = options.tokenEnv ?? "HF_TOKEN";
     this.#timeoutMs = options.timeoutMs ?? 30_000;
+    this.#retry = options.retry ?? {};
   }
 
   /**
@@ -200,7 +207,18 @@ export class HubClient {
     return { status: 200, offset: 0, validator, body: bodyOf(response) };
   }
 
-  async #getJson<T>(
+  #getJson<T>(
+    url: string,
+    schema: z.ZodType<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<{ value: T; response: Response }> {
+    return retry(() => this.#getJsonOnce(url, schema, signal), {
+      ...this.#retry,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  async #getJsonOnce<T>(
     url: string,
     schema: z.ZodType<T>,
     signal: AbortSignal | undefined,

@@ -105,6 +105,16 @@ function clientFor(options: BootstrapOptions): HubClient | undefined {
     endpoint: options.hub.endpoint,
     token: options.hub.token,
     ...(options.hub.tokenEnv ? { tokenEnv: options.hub.tokenEnv } : {}),
+    retry: {
+      ...options.retry,
+      onRetry: (error, attempt, delayMs) => {
+        options.logger.warn("hub request failed; retrying", {
+          attempt,
+          wait_ms: Math.round(delayMs),
+          reason: error.message,
+        });
+      },
+    },
   });
 }
 
