@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { FakeHub, fakeBytes, type FakeHubOptions, sha256Hex } from "./fake_hub.ts";
+import { fakeBytes, FakeHub, type FakeHubOptions, sha256Hex } from "./fake_hub.ts";
 
 /** The model most tests fetch. */
 export const REPO = "org/tiny";

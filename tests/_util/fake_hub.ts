@@ -52,10 +52,17 @@ export interface FakeFaults {
   throttleBytesPerSec: number;
   /** Cut the connection of the next file body after this many bytes (then disarmed). */
   cutAfterBytes: number | undefined;
-  /** Answer the next `count` requests (of `routes`, default all) with `status`. */
-  failNext:
-    | { status: number; count: number; retryAfter?: string; routes?: FakeRoute[] }
-    | undefined;
+  /**
+   * Answer the next `count` requests (of `routes`, default all) with `status`, after letting
+   * `after` of them through (default 0).
+   */
+  failNext: {
+    status: number;
+    count: number;
+    retryAfter?: string;
+    routes?: FakeRoute[];
+    after?: number;
+  } | undefined;
   /** Serve wrong bytes (same length, same ETag) in the next this many file bodies. */
   wrongBodies: number;
 }
@@ -269,6 +276,10 @@ export class FakeHub {
   #injectedFailure(route: FakeRoute): Response | undefined {
     const fail = this.faults.failNext;
     if (!fail || fail.count <= 0 || (fail.routes && !fail.routes.includes(route))) return;
+    if (fail.after) {
+      fail.after--;
+      return;
+    }
     fail.count--;
     const headers: Record<string, string> = {};
     if (fail.retryAfter !== undefined) headers["retry-after"] = fail.retryAfter;

@@ -24,18 +24,21 @@ Deno.test("bootstrap puts verified files in the HF layout and a rerun downloads 
   assert.equal(summary.models[0].commit, fx.commit);
 
   const dir = repoDir(fx.home);
-  assert.deepEqual(await listTree(dir), [
-    "blobs",
-    `blobs/${fx.sha256}`,
-    // README.md is a small (git, not LFS) file: its blob is named by its git blob id.
-    "blobs/8e2e871357bef652084a73f7173adc5eb8859a33",
-    "refs",
-    "refs/main",
-    "snapshots",
-    `snapshots/${fx.commit}`,
-    `snapshots/${fx.commit}/README.md`,
-    `snapshots/${fx.commit}/${GGUF}`,
-  ].sort());
+  assert.deepEqual(
+    await listTree(dir),
+    [
+      "blobs",
+      `blobs/${fx.sha256}`,
+      // README.md is a small (git, not LFS) file: its blob is named by its git blob id.
+      "blobs/8e2e871357bef652084a73f7173adc5eb8859a33",
+      "refs",
+      "refs/main",
+      "snapshots",
+      `snapshots/${fx.commit}`,
+      `snapshots/${fx.commit}/README.md`,
+      `snapshots/${fx.commit}/${GGUF}`,
+    ].sort(),
+  );
   assert.equal(await Deno.readTextFile(join(dir, "refs", "main")), fx.commit);
   const link = join(dir, "snapshots", fx.commit, GGUF);
   assert.equal(await Deno.readLink(link), `../../blobs/${fx.sha256}`);
@@ -46,7 +49,13 @@ Deno.test("bootstrap puts verified files in the HF layout and a rerun downloads 
   fx.hub.resetCounters();
   const second = await runEdgellm([...ADHOC, "--json"], { home: fx.home, env: fx.env });
   assert.equal(second.code, 0, second.stderr);
-  assert.deepEqual(fx.hub.counters.requests, { revision: 1, tree: 0, resolve: 0, cdn: 0, other: 0 });
+  assert.deepEqual(fx.hub.counters.requests, {
+    revision: 1,
+    tree: 0,
+    resolve: 0,
+    cdn: 0,
+    other: 0,
+  });
   assert.equal(fx.hub.counters.bodyBytes, 0);
   assert.equal(JSON.parse(second.stdout).bytes_downloaded, 0);
   assert.equal(JSON.parse(second.stdout).bytes_reused, fx.content.length + 7);
@@ -171,7 +180,10 @@ Deno.test("bootstrap refuses repo paths that would escape the store", async () =
     assert.match(result.stderr, /Cannot use the repo path/);
   }
   assert.equal(fx.hub.counters.requests.resolve, 0);
-  assert.deepEqual(await listTree(fx.home), ["state", "state/bootstrap.json", "state/bootstrap.lock", "hub"].sort());
+  assert.deepEqual(
+    await listTree(fx.home),
+    ["state", "state/bootstrap.json", "state/bootstrap.lock", "hub"].sort(),
+  );
 });
 
 Deno.test("bootstrap reads an unset or bad --wait, --revision without --hf-repo as usage errors", async () => {
