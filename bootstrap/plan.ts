@@ -21,6 +21,10 @@ export class ModelNotBootstrappedError extends CliError {
   }
 }
 
+/** What to do about a model missing from the store when the network is not used. */
+export const NOT_IN_STORE_HINT =
+  "run `edgellm bootstrap` with network (not --offline or HF_HUB_OFFLINE), or with --from DIR";
+
 /** Where a selected file stands in the store. */
 export type FileStatus = "present" | "partial" | "missing";
 
@@ -68,8 +72,7 @@ export async function planModel(spec: HubModelSpec, context: PlanContext): Promi
   if (commit === undefined) {
     throw new ModelNotBootstrappedError(
       spec.id,
-      `${repo}@${revision} is not in the store and the network is off (--offline or ` +
-        "HF_HUB_OFFLINE). Run `edgellm bootstrap` with network, or `--from DIR`.",
+      `${repo}@${revision} is not in the store; ${NOT_IN_STORE_HINT}`,
     );
   }
   const key = listingKey(repo, commit);
@@ -87,8 +90,8 @@ export async function planModel(spec: HubModelSpec, context: PlanContext): Promi
     if (!client) {
       throw new ModelNotBootstrappedError(
         spec.id,
-        `no file of ${repo}@${commit} matching ${JSON.stringify(spec.include)} is in the store ` +
-          "and the network is off. Run `edgellm bootstrap` with network, or `--from DIR`.",
+        `no file of ${repo}@${commit} matching ${JSON.stringify(spec.include)} is in the ` +
+          `store; ${NOT_IN_STORE_HINT}`,
       );
     }
     const some = listing.slice(0, 10).map((f) => f.path).join(", ");

@@ -7,7 +7,7 @@ import { importFile } from "./import_file.ts";
 import { type ImportSource, openImportSource } from "./import_source.ts";
 import { acquireLock } from "./lock.ts";
 import type { HubModelSpec, ModelSpec, PathModelSpec } from "./model_spec.ts";
-import { ModelNotBootstrappedError, type ModelPlan, planModel } from "./plan.ts";
+import { ModelNotBootstrappedError, type ModelPlan, NOT_IN_STORE_HINT, planModel } from "./plan.ts";
 import { createProgress, type Progress } from "./progress.ts";
 import type { RetryOptions } from "./retry.ts";
 import { type BootstrapState, emptyState, loadState, saveState } from "./state_file.ts";
@@ -269,8 +269,7 @@ async function fetchModel(spec: HubModelSpec, context: RunContext): Promise<Mode
     if (!context.client) {
       throw new ModelNotBootstrappedError(
         spec.id,
-        `${spec.repo}/${file.path} is not in the store and the network is off ` +
-          "(--offline or HF_HUB_OFFLINE). Run `edgellm bootstrap` with network, or `--from DIR`.",
+        `${spec.repo}/${file.path} is not in the store; ${NOT_IN_STORE_HINT}`,
       );
     }
     const received = await downloadFile({ repo: spec.repo, commit: plan.commit, file }, {

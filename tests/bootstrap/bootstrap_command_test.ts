@@ -106,7 +106,10 @@ Deno.test("bootstrap --offline fails with exit 1 when the model is not in the st
   await using fx = await bootstrapFixture();
   const result = await runEdgellm([...ADHOC, "--offline"], { home: fx.home, env: fx.env });
   assert.equal(result.code, 1);
-  assert.match(result.stderr, /network is off/);
+  assert.match(
+    result.stderr,
+    /org\/tiny@main is not in the store; run `edgellm bootstrap` with network/,
+  );
   assert.equal(fx.hub.counters.log.length, 0);
 });
 
