@@ -129,8 +129,8 @@ export interface FakeHubOptions {
   treePageSize?: number;
 }
 
-/** A running fake hub; {@linkcode FakeHub.close} stops it. */
-export class FakeHub {
+/** A running fake hub; {@linkcode FakeHub.close} (or `await using`) stops it. */
+export class FakeHub implements AsyncDisposable {
   /** The hub, as `HF_ENDPOINT`. */
   readonly url: string;
   /** The CDN that LFS downloads are redirected to: another origin. */
@@ -177,12 +177,19 @@ export class FakeHub {
   static start(options: FakeHubOptions = {}): FakeHub {
     // The handlers need the hub, which needs the ports: bind them through a holder.
     const holder: { hub?: FakeHub } = {};
+    // A cut body is a deliberate fault: keep it out of the test output.
+    const quiet = {
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen() {},
+      onError: () => new Response(null, { status: 500 }),
+    };
     const cdn = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      quiet,
       (request) => (holder.hub as FakeHub).#handleCdn(request),
     );
     const main = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      quiet,
       (request) => (holder.hub as FakeHub).#handleHub(request),
     );
     const hub = new FakeHub(main.addr.port, cdn.addr.port, options);
@@ -196,6 +203,11 @@ export class FakeHub {
     for (const stream of this.#streams) stream.stop();
     this.#abort.abort();
     await Promise.all(this.#servers.map((server) => server.shutdown()));
+  }
+
+  /** Stops the hub. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   /** Zeroes the counters (e.g. between a first and a second run). */
