@@ -4,13 +4,8 @@ import type { Logger } from "../src/log/mod.ts";
 import { ensureFreeSpace } from "./disk_space.ts";
 import type { HubClient } from "./hub_client.ts";
 import type { Progress } from "./progress.ts";
-import {
-  ContentHasher,
-  type ExpectedDigest,
-  expectedDigest,
-  hashFilePrefix,
-  type RepoFile,
-} from "./repo_file.ts";
+import { PartialWriter } from "./partial_writer.ts";
+import { type ExpectedDigest, expectedDigest, type RepoFile } from "./repo_file.ts";
 import { repoFolderName } from "./repo_path.ts";
 import { HubError, retry, type RetryOptions } from "./retry.ts";
 import type { BootstrapState, DownloadState } from "./state_file.ts";
@@ -169,21 +164,15 @@ async function fetchToPartial(
 ): Promise<PartialResult> {
   const { context, partial, key, expected } = options;
   const { repo, commit, file } = job;
-  using handle = await Deno.open(partial, { read: true, write: true, create: true });
-  let offset = (await handle.stat()).size;
-  if (offset > file.size) {
-    await handle.truncate(0);
-    offset = 0;
-  }
-  await ensureFreeSpace(dirname(partial), file.size - offset, {
+  using writer = await PartialWriter.open(partial, {
+    expected,
+    size: file.size,
+    signal: context.signal,
+  });
+  await ensureFreeSpace(dirname(partial), file.size - writer.written, {
     what: `${repo}/${file.path}`,
     ...(context.freeBytes ? { freeBytes: context.freeBytes } : {}),
   });
-  let hasher = new ContentHasher(expected.algorithm, file.size);
-  if (offset > 0) {
-    await hashFilePrefix(handle, hasher, { length: offset, ...signalOf(context) });
-  }
-  await handle.seek(offset, Deno.SeekMode.Start);
   const previous: DownloadState | undefined = context.state.downloads[key];
   const entry: DownloadState = {
     repo,
@@ -193,52 +182,50 @@ async function fetchToPartial(
     sha256: file.sha256,
     etag: file.etag,
     validator: previous?.validator ?? null,
-    bytes_done: Math.min(previous?.bytes_done ?? 0, offset),
+    bytes_done: Math.min(previous?.bytes_done ?? 0, writer.written),
     updated_at: new Date().toISOString(),
   };
   context.state.downloads[key] = entry;
   let received = 0;
-  let lastCheckpoint = { bytes: offset, at: Date.now() };
+  let lastCheckpoint = { bytes: writer.written, at: Date.now() };
   let overflow = false;
 
   async function checkpoint(): Promise<void> {
-    await handle.syncData();
-    entry.bytes_done = offset;
+    await writer.sync();
+    entry.bytes_done = writer.written;
     entry.updated_at = new Date().toISOString();
     await context.saveState();
-    lastCheckpoint = { bytes: offset, at: Date.now() };
+    lastCheckpoint = { bytes: writer.written, at: Date.now() };
   }
 
-  let attemptStart = offset;
-  context.progress.start({ repo, path: file.path, size: file.size, done: offset });
+  let attemptStart = writer.written;
+  context.progress.start({ repo, path: file.path, size: file.size, done: writer.written });
   try {
     await retry(async () => {
-      attemptStart = offset;
-      if (offset === file.size) return;
+      await writer.flush(); // a retry resumes after every byte received so far
+      attemptStart = writer.written;
+      if (writer.written === file.size) return;
       const attempt = new AbortController();
       const signal = context.signal
         ? AbortSignal.any([context.signal, attempt.signal])
         : attempt.signal;
       const response = await context.client.openFile(repo, { commit, path: file.path }, {
-        offset,
+        offset: writer.written,
         validator: entry.validator,
         signal,
       });
-      if (response.offset !== offset) {
+      if (response.offset !== writer.written) {
         // A 200 to a Range request: the file changed (If-Range failed) or the server cannot
         // resume. Its bytes are the whole file, so the partial starts over. A 206 from another
         // offset is a broken server: start over with a plain request.
         context.logger.info("server did not resume where asked; restarting the file", {
           repo,
           file: file.path,
-          had: offset,
+          had: writer.written,
           status: response.status,
         });
-        await handle.truncate(0);
-        await handle.seek(0, Deno.SeekMode.Start);
-        offset = 0;
+        await writer.restart();
         attemptStart = 0;
-        hasher = new ContentHasher(expected.algorithm, file.size);
         context.progress.start({ repo, path: file.path, size: file.size, done: 0 });
         if (response.status === 206) {
           await response.body.cancel();
@@ -258,30 +245,24 @@ async function fetchToPartial(
       try {
         for await (const chunk of response.body) {
           lastByteAt = Date.now();
-          if (offset + chunk.length > file.size) {
+          if (writer.length + chunk.length > file.size) {
             // More bytes than the file has: wrong content. Keep one byte too many, so that the
             // size check fails, and stop reading.
-            const fits = chunk.subarray(0, file.size - offset + 1);
-            await writeAll(handle, fits);
-            hasher.update(fits);
-            offset += fits.length;
+            await writer.push(chunk.subarray(0, file.size - writer.length + 1));
             overflow = true;
             break;
           }
-          await writeAll(handle, chunk);
-          hasher.update(chunk);
-          offset += chunk.length;
+          await writer.push(chunk);
           received += chunk.length;
           context.onBytes?.(chunk.length);
           context.progress.advance(chunk.length);
           if (
-            offset - lastCheckpoint.bytes >= CHECKPOINT.bytes ||
-            Date.now() - lastCheckpoint.at >= CHECKPOINT.ms
+            writer.length - lastCheckpoint.bytes >= CHECKPOINT.bytes ||
+            lastByteAt - lastCheckpoint.at >= CHECKPOINT.ms
           ) await checkpoint();
         }
       } catch (error) {
         if (context.signal?.aborted) throw context.signal.reason;
-        if (error instanceof HubError) throw error;
         const why = attempt.signal.aborted
           ? `no data for ${IDLE_TIMEOUT_MS / 1000} s`
           : error instanceof Error
@@ -294,22 +275,22 @@ async function fetchToPartial(
       } finally {
         clearInterval(watchdog);
       }
-      if (offset < file.size && !overflow) {
+      if (writer.length < file.size && !overflow) {
         throw new HubError(
-          `Cannot finish ${repo}/${file.path}: the connection closed at byte ${offset} of ` +
-            `${file.size}`,
+          `Cannot finish ${repo}/${file.path}: the connection closed at byte ` +
+            `${writer.length} of ${file.size}`,
           { temporary: true },
         );
       }
     }, {
       ...context.retry,
       ...signalOf(context),
-      madeProgress: () => offset > attemptStart,
+      madeProgress: () => writer.length > attemptStart,
       onRetry: (error, attempt, delayMs) => {
         context.logger.warn("download interrupted; retrying", {
           repo,
           file: file.path,
-          at_byte: offset,
+          at_byte: writer.length,
           attempt,
           wait_ms: Math.round(delayMs),
           reason: error.message,
@@ -318,17 +299,12 @@ async function fetchToPartial(
     });
   } finally {
     // Also on abort (SIGINT) and on failure: what arrived is kept and recorded.
-    if (offset !== lastCheckpoint.bytes) await checkpoint();
-    context.progress.finish(offset === file.size);
+    if (writer.length !== lastCheckpoint.bytes) await checkpoint();
+    context.progress.finish(writer.written === file.size);
   }
-  return { size: offset, hex: hasher.digest().hex, received };
+  return { size: writer.written, hex: writer.digest(), received };
 }
 
 function signalOf(context: DownloadContext): { signal?: AbortSignal } {
   return context.signal ? { signal: context.signal } : {};
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) written += await file.write(bytes.subarray(written));
 }
