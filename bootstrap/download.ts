@@ -88,6 +88,8 @@ export interface DownloadContext {
   readonly retry?: RetryOptions | undefined;
   /** Free bytes of a folder's file system. @default {statfs} */
   readonly freeBytes?: ((dir: string) => Promise<number>) | undefined;
+  /** How long a transfer may go without a byte before it is retried. @default {IDLE_TIMEOUT_MS} */
+  readonly idleTimeoutMs?: number | undefined;
 }
 
 /** The key of a download in {@linkcode BootstrapState.downloads}. */
@@ -238,10 +240,11 @@ async function fetchToPartial(
       }
       entry.validator = response.validator;
       await checkpoint();
+      const idleMs = context.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
       let lastByteAt = Date.now();
       const watchdog = setInterval(() => {
-        if (Date.now() - lastByteAt > IDLE_TIMEOUT_MS) attempt.abort();
-      }, 1000);
+        if (Date.now() - lastByteAt > idleMs) attempt.abort();
+      }, Math.min(1000, idleMs / 2));
       try {
         for await (const chunk of response.body) {
           lastByteAt = Date.now();
@@ -264,7 +267,7 @@ async function fetchToPartial(
       } catch (error) {
         if (context.signal?.aborted) throw context.signal.reason;
         const why = attempt.signal.aborted
-          ? `no data for ${IDLE_TIMEOUT_MS / 1000} s`
+          ? `no data for ${idleMs / 1000} s`
           : error instanceof Error
           ? error.message
           : String(error);

@@ -60,6 +60,8 @@ export interface BootstrapOptions {
   retry?: RetryOptions | undefined;
   /** Free bytes of a folder's file system. @default {statfs} */
   freeBytes?: ((dir: string) => Promise<number>) | undefined;
+  /** How long a transfer may stall before it is retried. @default {30000} */
+  idleTimeoutMs?: number | undefined;
 }
 
 /** What happened to one model. */
@@ -283,6 +285,7 @@ async function fetchModel(spec: HubModelSpec, context: RunContext): Promise<Mode
       onBytes: options.onBytes,
       retry: options.retry,
       freeBytes: options.freeBytes,
+      idleTimeoutMs: options.idleTimeoutMs,
     });
     summary.bytes_downloaded += received;
     summary.bytes_reused += Math.max(0, file.size - received);

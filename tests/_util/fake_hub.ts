@@ -52,6 +52,8 @@ export interface FakeFaults {
   throttleBytesPerSec: number;
   /** Cut the connection of the next file body after this many bytes (then disarmed). */
   cutAfterBytes: number | undefined;
+  /** Stop sending the next file body after this many bytes, keeping the connection open. */
+  stallAfterBytes: number | undefined;
   /**
    * Answer the next `count` requests (of `routes`, default all) with `status`, after letting
    * `after` of them through (default 0).
@@ -139,6 +141,7 @@ export class FakeHub implements AsyncDisposable {
   readonly faults: FakeFaults = {
     throttleBytesPerSec: 0,
     cutAfterBytes: undefined,
+    stallAfterBytes: undefined,
     failNext: undefined,
     wrongBodies: 0,
   };
@@ -472,17 +475,23 @@ export class FakeHub implements AsyncDisposable {
       this.faults.wrongBodies--;
       body = body.map((byte) => byte ^ 0x5a);
     }
-    const cutAfter = this.faults.cutAfterBytes;
+    const faults = { cutAfter: this.faults.cutAfterBytes, stallAfter: this.faults.stallAfterBytes };
     this.faults.cutAfterBytes = undefined;
+    this.faults.stallAfterBytes = undefined;
     const status = start > 0 ? 206 : 200;
     if (request.method === "HEAD") return new Response(null, { status, headers });
-    return new Response(this.#stream(body, cutAfter), { status, headers });
+    return new Response(this.#stream(body, faults), { status, headers });
   }
 
-  #stream(body: Uint8Array, cutAfter: number | undefined): ReadableStream<Uint8Array> {
+  #stream(
+    body: Uint8Array,
+    faults: { cutAfter: number | undefined; stallAfter: number | undefined },
+  ): ReadableStream<Uint8Array> {
+    const { cutAfter, stallAfter } = faults;
     let sent = 0;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let wake: (() => void) | undefined;
+    let finished = false;
     const handle = {
       stop() {
         clearTimeout(timer);
@@ -491,11 +500,17 @@ export class FakeHub implements AsyncDisposable {
     };
     this.#streams.add(handle);
     const done = () => {
-      clearTimeout(timer);
+      finished = true;
+      handle.stop();
       this.#streams.delete(handle);
     };
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
+        if (stallAfter !== undefined && sent >= stallAfter) {
+          // Silent until the client gives up (cancel) or the hub closes.
+          await new Promise<void>((resolve) => wake = resolve);
+          if (finished) return;
+        }
         if (this.#abort.signal.aborted) {
           done();
           controller.error(new Error("fake hub closed"));
@@ -515,12 +530,15 @@ export class FakeHub implements AsyncDisposable {
         let chunk = rate > 0 ? Math.max(1024, Math.floor(rate / 20)) : 64 * 1024;
         chunk = Math.min(chunk, body.length - sent);
         if (cutAfter !== undefined) chunk = Math.min(chunk, cutAfter - sent);
+        if (stallAfter !== undefined && sent < stallAfter) {
+          chunk = Math.min(chunk, stallAfter - sent);
+        }
         if (rate > 0) {
           await new Promise<void>((resolve) => {
             wake = resolve;
             timer = setTimeout(resolve, (chunk / rate) * 1000);
           });
-          if (this.#abort.signal.aborted) return;
+          if (this.#abort.signal.aborted || finished) return;
         }
         controller.enqueue(body.slice(sent, sent + chunk));
         sent += chunk;

@@ -132,3 +132,23 @@ Deno.test("bootstrap exits 1 naming the file and both hashes when wrong bytes pe
   assert.deepEqual(await Array.fromAsync(Deno.readDir(blobs)), [], "nothing kept");
   assert.equal(await exists(join(repoDir(fx.home), "snapshots")), false);
 });
+
+Deno.test("bootstrap --clean discards partial downloads and state, then starts over", async () => {
+  await using fx = await bootstrapFixture();
+  fx.hub.faults.cutAfterBytes = 100_000;
+  fx.hub.faults.failNext = { status: 503, count: 1000, routes: ["cdn"], after: 1 };
+  const failed = await runEdgellm(ARGS, { home: fx.home, env: fx.env });
+  assert.equal(failed.code, 75);
+  const partial = join(repoDir(fx.home), "blobs", `${fx.sha256}.incomplete`);
+  assert.ok((await Deno.stat(partial)).size > 0);
+  assert.equal(Object.keys((await readState(fx.home))?.downloads ?? {}).length, 1);
+
+  fx.hub.faults.failNext = undefined;
+  fx.hub.resetCounters();
+  const clean = await runEdgellm([...ARGS, "--clean"], { home: fx.home, env: fx.env });
+  assert.equal(clean.code, 0, clean.stderr);
+  assert.match(clean.stderr, /discarded partial downloads and state.*"partials":1/);
+  const [cdn] = fx.hub.counters.log.filter((r) => r.route === "cdn");
+  assert.equal(cdn?.range, null, "started from zero");
+  assert.equal(await sha256OfFile(finalPath(fx.home, fx.commit)), fx.sha256);
+});

@@ -75,3 +75,16 @@ Deno.test("runBootstrap moves a corrupt state file aside and still completes", a
   const names = (await Array.fromAsync(Deno.readDir(join(fx.home, "state")))).map((e) => e.name);
   assert.ok(names.some((name) => name.startsWith("bootstrap.json.corrupt-")), names.join());
 });
+
+Deno.test("runBootstrap aborts a stalled transfer and resumes it", async () => {
+  await using fx = await bootstrapFixture();
+  fx.hub.faults.stallAfterBytes = 100_000;
+  const summary = await runBootstrap(SPECS, {
+    ...options(fx.home, fx.hub.url),
+    retry: { maxAttempts: 2, initialDelayMs: 1 },
+    idleTimeoutMs: 200,
+  });
+  assert.equal(summary.bytes_downloaded, fx.content.length);
+  const cdn = fx.hub.counters.log.filter((r) => r.route === "cdn");
+  assert.deepEqual(cdn.map((r) => r.range), [null, "bytes=100000-"]);
+});
