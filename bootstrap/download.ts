@@ -245,8 +245,15 @@ async function fetchToPartial(
       const watchdog = setInterval(() => {
         if (Date.now() - lastByteAt > idleMs) attempt.abort();
       }, Math.min(1000, idleMs / 2));
+      const reader = response.body.getReader();
+      let reading = false;
       try {
-        for await (const chunk of response.body) {
+        for (;;) {
+          reading = true;
+          const next = await reader.read();
+          reading = false;
+          if (next.done) break;
+          const chunk = next.value;
           lastByteAt = Date.now();
           if (writer.length + chunk.length > file.size) {
             // More bytes than the file has: wrong content. Keep one byte too many, so that the
@@ -266,17 +273,21 @@ async function fetchToPartial(
         }
       } catch (error) {
         if (context.signal?.aborted) throw context.signal.reason;
-        const why = attempt.signal.aborted
-          ? `no data for ${idleMs / 1000} s`
-          : error instanceof Error
-          ? error.message
-          : String(error);
+        const message = error instanceof Error ? error.message : String(error);
+        if (!reading) {
+          // The disk, not the network: retrying will not help.
+          throw new CliError(`Cannot write '${partial}': ${message}`, ExitCode.Failed, {
+            cause: error,
+          });
+        }
+        const why = attempt.signal.aborted ? `no data for ${idleMs / 1000} s` : message;
         throw new HubError(`Cannot finish ${repo}/${file.path}: ${why}`, {
           temporary: true,
           cause: error,
         });
       } finally {
         clearInterval(watchdog);
+        await reader.cancel().catch(() => {});
       }
       if (writer.length < file.size && !overflow) {
         throw new HubError(
@@ -300,9 +311,15 @@ async function fetchToPartial(
         });
       },
     });
+    await checkpoint();
   } finally {
-    // Also on abort (SIGINT) and on failure: what arrived is kept and recorded.
-    if (writer.length !== lastCheckpoint.bytes) await checkpoint();
+    // On abort (SIGINT) and on failure too, what arrived is kept and recorded; a checkpoint
+    // that fails now (disk full) must not hide the error that got us here.
+    if (writer.length !== lastCheckpoint.bytes) {
+      await checkpoint().catch((error) => {
+        context.logger.warn("cannot record the download's progress", { partial, error });
+      });
+    }
     context.progress.finish(writer.written === file.size);
   }
   return { size: writer.written, hex: writer.digest(), received };
