@@ -6,9 +6,19 @@
 import { bootstrapCommand, bundleCommand } from "./bootstrap/mod.ts";
 import { runCli } from "./src/cli/mod.ts";
 import { versionCommand } from "./src/cli/version_command.ts";
+import { nativesCommand } from "./src/natives/natives_command.ts";
+import { runCommand } from "./src/run/run_command.ts";
+import { doctorCommand } from "./src/doctor/doctor_command.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
-const COMMANDS = [bootstrapCommand(), bundleCommand(), versionCommand()];
+const COMMANDS = [
+  bootstrapCommand(),
+  bundleCommand(),
+  runCommand(),
+  doctorCommand(),
+  nativesCommand(),
+  versionCommand(),
+];
 
 /** Runs the CLI with the process arguments and exits with its code. */
 async function main(): Promise<void> {

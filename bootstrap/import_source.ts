@@ -23,7 +23,7 @@ export interface ImportSource {
    *
    * @throws {CliError} (exit 1) when the source does not have it.
    */
-  find(spec: HubModelSpec): Promise<{ commit: string; files: SourceFile[] }>;
+  find(spec: HubModelSpec): { commit: string; files: SourceFile[] };
 }
 
 async function hasRepoFolders(dir: string): Promise<boolean> {
@@ -71,7 +71,7 @@ async function openBundle(dir: string): Promise<ImportSource> {
       );
       if (!model) {
         const has = manifest.models.map((m) => `${m.repo}@${m.revision}`).join(", ") || "none";
-        return Promise.reject(missing(spec, description, `it is not in the bundle (has: ${has})`));
+        throw missing(spec, description, `it is not in the bundle (has: ${has})`);
       }
       assertSafeCommit(model.commit);
       const files = selected(spec, model.files).map((file) => {
@@ -80,11 +80,9 @@ async function openBundle(dir: string): Promise<ImportSource> {
         return { ...file, localPath };
       });
       if (files.length === 0) {
-        return Promise.reject(
-          missing(spec, description, `no file matches ${JSON.stringify(spec.include)}`),
-        );
+        throw missing(spec, description, `no file matches ${JSON.stringify(spec.include)}`);
       }
-      return Promise.resolve({ commit: model.commit, files });
+      return { commit: model.commit, files };
     },
   };
 }
@@ -94,13 +92,13 @@ function openHfCache(root: string): ImportSource {
   const description = `the Hugging Face cache '${root}'`;
   return {
     description,
-    async find(spec) {
-      const commit = await store.localCommit(spec.repo, spec.revision);
+    find(spec) {
+      const commit = store.localCommit(spec.repo, spec.revision);
       if (commit === undefined) {
         throw missing(spec, description, `it has no ${store.refPath(spec.repo, spec.revision)}`);
       }
       const files: SourceFile[] = [];
-      for (const file of selected(spec, await store.snapshotFiles(spec.repo, commit))) {
+      for (const file of selected(spec, store.snapshotFiles(spec.repo, commit))) {
         const etag = file.etag;
         if (etag === undefined || !/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(etag)) {
           throw missing(

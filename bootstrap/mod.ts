@@ -3,14 +3,9 @@
  * folder) into `$EDGELLM_HOME/hub` in the Hugging Face cache layout — resumable, verified,
  * idempotent and safe to rerun from cron — and exports them for air-gapped devices.
  *
- * Other parts call {@linkcode resolveModelPath} to find a model's GGUF file, and may pass
- * `onBytes` to {@linkcode runBootstrap} to count `bootstrap_bytes_total`.
- *
- * @example
- * ```ts
- * import { resolveModelPath } from "./bootstrap/mod.ts";
- * const gguf = await resolveModelPath(config, "tiny", { home });
- * ```
+ * Other parts find a model's GGUF file through `resolveModelFile` (src/models), which calls
+ * {@linkcode findHubModelFile} for hub models, and may pass `onBytes` to
+ * {@linkcode runBootstrap} to count `bootstrap_bytes_total`.
  *
  * @module
  */
@@ -22,7 +17,7 @@ export { exportBundle, type ExportBundleOptions, type ExportSummary } from "./ex
 export { HubClient, type HubClientOptions } from "./hub_client.ts";
 export { LockBusyError } from "./lock.ts";
 export { type HubModelSpec, type ModelSpec, modelSpecs, type PathModelSpec } from "./model_spec.ts";
-export { resolveModelPath, type ResolveModelPathOptions } from "./model_path.ts";
+export { findHubModelFile, type HubModelFile, type HubModelRef } from "./model_path.ts";
 export { ModelNotBootstrappedError } from "./plan.ts";
 export { UnsafePathError } from "./repo_path.ts";
 export { HubError } from "./retry.ts";

@@ -1,60 +1,44 @@
 import { join } from "node:path";
-import type { Config } from "../src/config/mod.ts";
-import { UsageError } from "../src/errors.ts";
 import { matchesAny } from "./glob.ts";
-import { ModelNotBootstrappedError } from "./plan.ts";
 import { HubStore } from "./store.ts";
-import { statOrUndefined } from "./_util.ts";
 
-/** Options for {@linkcode resolveModelPath}. */
-export interface ResolveModelPathOptions {
-  /** Absolute `$EDGELLM_HOME`. */
-  home: string;
+/** A hub model as configured: `hf_repo`, `revision`, `include`. */
+export interface HubModelRef {
+  readonly repo: string;
+  readonly revision: string;
+  readonly include: readonly string[];
 }
 
+/** Where a bootstrapped model's GGUF is, or why there is none. */
+export type HubModelFile =
+  | { readonly path: string; readonly missing?: undefined }
+  | { readonly path?: undefined; readonly missing: string };
+
 /**
- * The absolute path of a configured model's GGUF file, for the supervisor and `run`:
- * for `path = ...` the path itself; for `hf_repo` the first included `.gguf` (in byte order,
- * so `*-00001-of-*.gguf` comes first for split models) of the snapshot that `refs/<revision>`
- * points at (or of the commit, for a sha revision). Reads only local files.
+ * The GGUF file of a bootstrapped hub model: the first included `.gguf` (in byte order, so
+ * `*-00001-of-*.gguf` comes first for split models) of the snapshot that `refs/<revision>`
+ * points at (or of the commit, for a sha revision). Synchronous and local: it reads one ref
+ * and lists one snapshot. `resolveModelFile` (src/models) turns `missing` into its error.
  *
- * @throws {UsageError} when `id` is not a configured model.
- * @throws {ModelNotBootstrappedError} when the file is not there ("run `edgellm bootstrap`").
+ * @example
+ * ```ts
+ * const found = findHubModelFile({ repo: "org/name", revision: "main", include: ["*.gguf"] }, home);
+ * if (found.missing !== undefined) console.error(found.missing);
+ * ```
  */
-export async function resolveModelPath(
-  config: Config,
-  id: string,
-  options: ResolveModelPathOptions,
-): Promise<string> {
-  const model = config.models[id];
-  if (!model) {
-    const known = Object.keys(config.models).map((m) => `"${m}"`).join(", ") || "none";
-    throw new UsageError(`Cannot find model "${id}" in the configuration (defined: ${known})`);
-  }
-  if (model.path !== undefined) {
-    if (!(await statOrUndefined(model.path))?.isFile) {
-      throw new ModelNotBootstrappedError(id, `the file '${model.path}' does not exist`);
-    }
-    return model.path;
-  }
-  const repo = model.hf_repo as string;
-  const store = new HubStore(join(options.home, "hub"));
-  const commit = await store.localCommit(repo, model.revision);
-  const hint = "run `edgellm bootstrap` first";
+export function findHubModelFile(model: HubModelRef, home: string): HubModelFile {
+  const store = new HubStore(join(home, "hub"));
+  const commit = store.localCommit(model.repo, model.revision);
   if (commit === undefined) {
-    throw new ModelNotBootstrappedError(
-      id,
-      `${repo}@${model.revision} is not bootstrapped; ${hint}`,
-    );
+    return { missing: `${model.repo}@${model.revision} is not bootstrapped` };
   }
-  const gguf = (await store.snapshotFiles(repo, commit))
+  const gguf = store.snapshotFiles(model.repo, commit)
     .find((file) => file.path.endsWith(".gguf") && matchesAny(file.path, model.include));
   if (!gguf) {
-    throw new ModelNotBootstrappedError(
-      id,
-      `the snapshot ${repo}@${commit} has no .gguf file matching ` +
-        `${JSON.stringify(model.include)}; ${hint}`,
-    );
+    return {
+      missing: `the snapshot ${model.repo}@${commit} has no .gguf file matching ` +
+        JSON.stringify(model.include),
+    };
   }
-  return gguf.localPath;
+  return { path: gguf.localPath };
 }

@@ -2,10 +2,13 @@ import { ContentHasher, type ExpectedDigest, hashFilePrefix } from "./repo_file.
 
 /**
  * Network chunks are ~60 KiB; hashing and writing them 1 MiB at a time measured ~25% faster
- * here. The buffer is flushed before every checkpoint and retry, so a kill loses at most it
- * (bytes still in flight, fetched again on resume).
+ * here. The buffer is flushed before every checkpoint and retry, and at least every
+ * {@linkcode FLUSH_MS}, so on a slow link (where resuming matters most) a kill loses a fraction
+ * of a second of data, not a whole buffer.
  */
 const BUFFER_BYTES = 1 << 20;
+/** Longest time bytes wait in the buffer. */
+const FLUSH_MS = 200;
 
 /**
  * The `.incomplete` file of a download: appends bytes, hashing them on the way, so that the
@@ -19,6 +22,7 @@ export class PartialWriter implements Disposable {
   #hasher: ContentHasher;
   readonly #buffer = new Uint8Array(BUFFER_BYTES);
   #buffered = 0;
+  #flushedAt = Date.now();
   #written: number;
 
   private constructor(file: Deno.FsFile, expected: ExpectedDigest, size: number, written: number) {
@@ -79,6 +83,7 @@ export class PartialWriter implements Disposable {
       offset += n;
       if (this.#buffered === this.#buffer.length) await this.flush();
     }
+    if (this.#buffered > 0 && Date.now() - this.#flushedAt >= FLUSH_MS) await this.flush();
   }
 
   /** Hashes and writes the buffered bytes. */
@@ -89,6 +94,7 @@ export class PartialWriter implements Disposable {
     while (done < bytes.length) done += await this.#file.write(bytes.subarray(done));
     this.#written += bytes.length;
     this.#buffered = 0;
+    this.#flushedAt = Date.now();
   }
 
   /** Flushes and forces the bytes to disk (a checkpoint's first half). */

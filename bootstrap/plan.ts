@@ -68,7 +68,7 @@ export async function planModel(spec: HubModelSpec, context: PlanContext): Promi
   let commit: string | undefined;
   if (isCommitSha(revision)) commit = revision;
   else if (client) commit = await client.resolveRevision(repo, revision, options);
-  else commit = await store.localCommit(repo, revision);
+  else commit = store.localCommit(repo, revision);
   if (commit === undefined) {
     throw new ModelNotBootstrappedError(
       spec.id,
@@ -82,7 +82,7 @@ export async function planModel(spec: HubModelSpec, context: PlanContext): Promi
       listing = await client.listFiles(repo, commit, options);
       state.listings[key] = listing;
     } else {
-      listing = await localListing(store, repo, commit);
+      listing = localListing(store, repo, commit);
     }
   }
   const selected = listing.filter((file) => matchesAny(file.path, spec.include));
@@ -115,9 +115,9 @@ export async function planModel(spec: HubModelSpec, context: PlanContext): Promi
 }
 
 /** The files of a local snapshot as a listing (offline, without the state's listing). */
-async function localListing(store: HubStore, repo: string, commit: string): Promise<RepoFile[]> {
+function localListing(store: HubStore, repo: string, commit: string): RepoFile[] {
   const files: RepoFile[] = [];
-  for (const file of await store.snapshotFiles(repo, commit)) {
+  for (const file of store.snapshotFiles(repo, commit)) {
     if (file.etag === undefined || !/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(file.etag)) continue;
     const sha256 = file.etag.length === 64 ? file.etag : null;
     files.push({ path: file.path, size: file.size, etag: file.etag, sha256 });

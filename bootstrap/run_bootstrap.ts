@@ -305,7 +305,7 @@ async function fetchModel(spec: HubModelSpec, context: RunContext): Promise<Mode
 async function importModel(spec: HubModelSpec, context: RunContext): Promise<ModelSummary> {
   const { options, store, state } = context;
   const source = context.source as ImportSource;
-  const { commit, files } = await source.find(spec);
+  const { commit, files } = source.find(spec);
   const summary = hubSummary(spec, commit, files.length);
   for (const file of files) {
     if (await store.blobSize(spec.repo, file.etag) === file.size) {
@@ -423,7 +423,7 @@ export async function planBootstrap(
     }
     let plan: Pick<ModelPlan, "commit" | "files">;
     if (source) {
-      const found = await source.find(spec);
+      const found = source.find(spec);
       const files = [];
       for (const file of found.files) {
         const present = await store.blobSize(spec.repo, file.etag) === file.size;

@@ -76,12 +76,13 @@ export class HubStore {
   /**
    * The commit a revision stands for locally: the revision itself when it is a commit sha,
    * else the content of `refs/<revision>`; `undefined` when there is no such ref.
+   * Synchronous (one small file), so that `resolveModelFile` can stay synchronous.
    */
-  async localCommit(repo: string, revision: string): Promise<string | undefined> {
+  localCommit(repo: string, revision: string): string | undefined {
     if (isCommitSha(revision)) return revision;
     let text: string;
     try {
-      text = await Deno.readTextFile(this.refPath(repo, revision));
+      text = Deno.readTextFileSync(this.refPath(repo, revision));
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -98,7 +99,7 @@ export class HubStore {
   async writeRef(repo: string, revision: string, commit: string): Promise<void> {
     assertSafeCommit(commit);
     if (isCommitSha(revision)) return;
-    if (await this.localCommit(repo, revision) === commit) return;
+    if (this.localCommit(repo, revision) === commit) return;
     const path = this.refPath(repo, revision);
     await Deno.mkdir(dirname(path), { recursive: true });
     await writeFileAtomic(path, commit);
@@ -131,15 +132,15 @@ export class HubStore {
   /**
    * The files of a local snapshot whose links resolve to a blob: each with its path and the
    * blob name it links to (`etag`), or `etag: undefined` for a plain file (an HF cache made
-   * without symlinks). An absent snapshot gives an empty list.
+   * without symlinks), sorted by path. An absent snapshot gives an empty list. Synchronous (a
+   * snapshot is a handful of entries), like {@linkcode HubStore.localCommit}.
    */
-  async snapshotFiles(repo: string, commit: string): Promise<SnapshotFile[]> {
-    const root = this.snapshotDir(repo, commit);
+  snapshotFiles(repo: string, commit: string): SnapshotFile[] {
     const files: SnapshotFile[] = [];
-    async function walk(dir: string, prefix: string): Promise<void> {
+    function walk(dir: string, prefix: string): void {
       let entries: Deno.DirEntry[];
       try {
-        entries = await Array.fromAsync(Deno.readDir(dir));
+        entries = [...Deno.readDirSync(dir)];
       } catch (error) {
         if (isNotFound(error)) return;
         throw error;
@@ -148,16 +149,22 @@ export class HubStore {
         const path = prefix ? `${prefix}/${entry.name}` : entry.name;
         const full = join(dir, entry.name);
         if (entry.isDirectory) {
-          await walk(full, path);
+          walk(full, path);
           continue;
         }
-        const info = await statOrUndefined(full);
-        if (!info?.isFile) continue; // a dangling link: its blob is gone
-        const etag = entry.isSymlink ? (await Deno.readLink(full)).split("/").pop() : undefined;
+        let info: Deno.FileInfo;
+        try {
+          info = Deno.statSync(full);
+        } catch (error) {
+          if (isNotFound(error)) continue; // a dangling link: its blob is gone
+          throw error;
+        }
+        if (!info.isFile) continue;
+        const etag = entry.isSymlink ? Deno.readLinkSync(full).split("/").pop() : undefined;
         files.push({ path, size: info.size, etag, localPath: full });
       }
     }
-    await walk(root, "");
+    walk(this.snapshotDir(repo, commit), "");
     return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   }
 }

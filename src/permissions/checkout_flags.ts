@@ -1,5 +1,6 @@
 import { loadConfig, resolveConfigPath, resolveHome } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
+import { bundleGrants } from "../natives/mod.ts";
 import type { ArgumentPaths } from "./argument_paths.ts";
 import { denoFlags } from "./deno_flags.ts";
 import { scopeForConfig } from "./scope.ts";
@@ -29,7 +30,14 @@ export async function checkoutFlags(options: CheckoutFlagsOptions = {}): Promise
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
   }
-  const scope = scopeForConfig({ home, configPath: location.path, config, bundleRunPaths: [] });
+  const bundle = await bundleGrants(home, { embedded: false });
+  const scope = scopeForConfig({
+    home,
+    configPath: location.path,
+    config,
+    bundleRunPaths: bundle.run,
+    bundleReadPaths: bundle.read,
+  });
   return denoFlags({
     ...scope,
     readPaths: [...(scope.readPaths ?? []), ...(options.paths?.readPaths ?? [])],

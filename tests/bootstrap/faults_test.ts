@@ -85,9 +85,10 @@ Deno.test("bootstrap restarts a file from zero when its ETag changed between run
   fx.hub.faults.throttleBytesPerSec = 100_000;
   const child = await spawnEdgellm(ARGS, { home: fx.home, env: fx.env });
   const key = `models--org--tiny/blobs/${fx.sha256}`;
-  await waitFor(async () => ((await readState(fx.home))?.downloads[key]?.bytes_done ?? 0) > 0, {
-    what: "a checkpoint",
-  });
+  await waitFor(
+    "a checkpoint",
+    async () => ((await readState(fx.home))?.downloads[key]?.bytes_done ?? 0) > 0,
+  );
   child.kill("SIGKILL");
   await child.output();
   const partial = (await Deno.stat(join(repoDir(fx.home), "blobs", `${fx.sha256}.incomplete`)))

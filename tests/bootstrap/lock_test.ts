@@ -23,9 +23,10 @@ Deno.test("a second concurrent bootstrap exits 75 at once naming the holder; sta
   const first = await spawnEdgellm(ARGS, { home: fx.home, env: fx.env });
   let firstDone = false;
   const firstOutput = first.output().finally(() => firstDone = true);
-  await waitFor(() => lockHolder(fx.home).then((pid) => pid === first.pid), {
-    what: "the first run to hold the lock",
-  });
+  await waitFor(
+    "the first run to hold the lock",
+    () => lockHolder(fx.home).then((pid) => pid === first.pid),
+  );
 
   const second = await runEdgellm(ARGS, { home: fx.home, env: fx.env });
   assert.equal(second.code, 75);
@@ -49,9 +50,10 @@ Deno.test("bootstrap --wait waits for the running bootstrap and then has nothing
   fx.hub.faults.throttleBytesPerSec = 200_000;
   const first = await spawnEdgellm(ARGS, { home: fx.home, env: fx.env });
   const firstOutput = first.output();
-  await waitFor(() => lockHolder(fx.home).then((pid) => pid === first.pid), {
-    what: "the first run to hold the lock",
-  });
+  await waitFor(
+    "the first run to hold the lock",
+    () => lockHolder(fx.home).then((pid) => pid === first.pid),
+  );
   const second = await runEdgellm([...ARGS, "--wait", "60", "--json"], {
     home: fx.home,
     env: fx.env,

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ModelNotBootstrappedError, resolveModelPath } from "../../bootstrap/mod.ts";
+import { findHubModelFile } from "../../bootstrap/mod.ts";
 import { parseConfig } from "../../src/config/mod.ts";
-import { UsageError } from "../../src/errors.ts";
+import { ModelNotAvailableError, resolveModelFile } from "../../src/models/mod.ts";
 import { bootstrapFixture, fakeBytes, repoDir } from "../_util/bootstrap_fixture.ts";
 import { runEdgellm } from "../_util/cli.ts";
 
-Deno.test("resolveModelPath gives the first included GGUF of the ref's snapshot", async () => {
+Deno.test("resolveModelFile gives the first included GGUF of the ref's snapshot", async () => {
   await using fx = await bootstrapFixture();
   const commit = fx.hub.commit("org/split", [
     { path: "README.md", content: new TextEncoder().encode("x") },
@@ -17,11 +17,11 @@ Deno.test("resolveModelPath gives the first included GGUF of the ref's snapshot"
   const text = `[models.split]\nhf_repo = "org/split"\ninclude = ["*Q4_K_M*"]\n\n` +
     `[models.pinned]\nhf_repo = "org/split"\nrevision = "${commit}"\ninclude = ["*Q8_0.gguf"]\n`;
   const config = parseConfig(text, { env: {} });
-  await assert.rejects(
-    resolveModelPath(config, "split", { home: fx.home }),
+  assert.throws(
+    () => resolveModelFile("split", config, fx.home),
     (error: unknown) =>
-      error instanceof ModelNotBootstrappedError && error.model === "split" &&
-      /run `edgellm bootstrap`/.test(error.message),
+      error instanceof ModelNotAvailableError && error.model === "split" &&
+      /org\/split@main is not bootstrapped; run `edgellm bootstrap`/.test(error.message),
   );
   const configPath = join(fx.home, "edgellm.toml");
   await Deno.writeTextFile(configPath, text);
@@ -29,28 +29,23 @@ Deno.test("resolveModelPath gives the first included GGUF of the ref's snapshot"
   assert.equal(run.code, 0, run.stderr);
   const snapshot = join(repoDir(fx.home, "org/split"), "snapshots", commit);
   assert.equal(
-    await resolveModelPath(config, "split", { home: fx.home }),
+    resolveModelFile("split", config, fx.home),
     join(snapshot, "m-Q4_K_M-00001-of-00002.gguf"),
   );
-  assert.equal(
-    await resolveModelPath(config, "pinned", { home: fx.home }),
-    join(snapshot, "m-Q8_0.gguf"),
-  );
+  assert.equal(resolveModelFile("pinned", config, fx.home), join(snapshot, "m-Q8_0.gguf"));
 });
 
-Deno.test("resolveModelPath returns a path model's file and rejects unknown ids", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const file = join(dir, "local.gguf");
-    const config = parseConfig(`[models.local]\npath = "${file}"\n`, { env: {} });
-    await assert.rejects(
-      resolveModelPath(config, "local", { home: dir }),
-      ModelNotBootstrappedError,
-    );
-    await Deno.writeFile(file, fakeBytes(10));
-    assert.equal(await resolveModelPath(config, "local", { home: dir }), file);
-    await assert.rejects(resolveModelPath(config, "nope", { home: dir }), UsageError);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+Deno.test("findHubModelFile says what is missing", async () => {
+  await using fx = await bootstrapFixture();
+  const model = { repo: "org/tiny", revision: "main", include: ["*.bin"] };
+  assert.match(findHubModelFile(model, fx.home).missing ?? "", /not bootstrapped/);
+  const run = await runEdgellm(["bootstrap", "--hf-repo", "org/tiny"], {
+    home: fx.home,
+    env: fx.env,
+  });
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(
+    findHubModelFile(model, fx.home).missing ?? "",
+    /^the snapshot org\/tiny@[0-9a-f]{40} has no \.gguf file matching \["\*\.bin"\]$/,
+  );
 });

@@ -33,10 +33,10 @@ Deno.test("bootstrap killed with SIGKILL at three points resumes and re-download
     const cdnBefore = fx.hub.counters.log.filter((r) => r.route === "cdn").length;
     const child = await spawnEdgellm(ARGS, { home: fx.home, env: fx.env });
     // Kill mid-transfer once a checkpoint has passed a quarter, half, three quarters.
-    await waitFor(async () => {
+    await waitFor(`a checkpoint past ${quarter}/4 of the file`, async () => {
       const done = (await readState(fx.home))?.downloads[key]?.bytes_done ?? 0;
       return done >= (quarter * SIZE) / 4;
-    }, { what: `a checkpoint past ${quarter}/4 of the file` });
+    });
     child.kill("SIGKILL");
     const status = await child.output();
     assert.equal(status.signal, "SIGKILL");
@@ -85,9 +85,10 @@ Deno.test("bootstrap interrupted with SIGINT checkpoints, releases the lock and 
   fx.hub.faults.throttleBytesPerSec = RATE;
   const key = `models--org--tiny/blobs/${fx.sha256}`;
   const child = await spawnEdgellm(ARGS, { home: fx.home, env: fx.env });
-  await waitFor(async () => ((await readState(fx.home))?.downloads[key]?.bytes_done ?? 0) > 0, {
-    what: "a checkpoint",
-  });
+  await waitFor(
+    "a checkpoint",
+    async () => ((await readState(fx.home))?.downloads[key]?.bytes_done ?? 0) > 0,
+  );
   child.kill("SIGINT");
   const output = await child.output();
   assert.equal(output.code, 130, new TextDecoder().decode(output.stderr));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { resolveModelPath } from "../../bootstrap/mod.ts";
 import { parseConfig } from "../../src/config/mod.ts";
+import { resolveModelFile } from "../../src/models/mod.ts";
 import {
   bootstrapFixture,
   exists,
@@ -23,7 +23,7 @@ Deno.test("bootstrap fetches a moved branch's new snapshot completely before mov
   const config = parseConfig(CONFIG, { env: {} });
   const run = () => runEdgellm(["bootstrap"], { home: fx.home, config: configPath, env: fx.env });
   assert.equal((await run()).code, 0);
-  const oldPath = await resolveModelPath(config, "tiny", { home: fx.home });
+  const oldPath = resolveModelFile("tiny", config, fx.home);
   assert.equal(oldPath, join(repoDir(fx.home), "snapshots", fx.commit, GGUF));
 
   // The branch moves: a new GGUF (split in two) replaces the old one.
@@ -40,7 +40,7 @@ Deno.test("bootstrap fetches a moved branch's new snapshot completely before mov
   assert.equal(failed.code, 75, failed.stderr);
   const ref = join(repoDir(fx.home), "refs", "main");
   assert.equal(await Deno.readTextFile(ref), fx.commit);
-  assert.equal(await resolveModelPath(config, "tiny", { home: fx.home }), oldPath);
+  assert.equal(resolveModelFile("tiny", config, fx.home), oldPath);
   assert.equal(await sha256OfFile(oldPath), fx.sha256);
   assert.equal(await exists(join(repoDir(fx.home), "snapshots", newCommit)), false);
 
@@ -55,7 +55,7 @@ Deno.test("bootstrap fetches a moved branch's new snapshot completely before mov
     "the finished part is not fetched again",
   );
   assert.equal(await Deno.readTextFile(ref), newCommit);
-  const newPath = await resolveModelPath(config, "tiny", { home: fx.home });
+  const newPath = resolveModelFile("tiny", config, fx.home);
   assert.equal(
     newPath,
     join(repoDir(fx.home), "snapshots", newCommit, "tiny-Q4_K_M-00001-of-00002.gguf"),

@@ -1,0 +1,58 @@
+import type { ExecLine } from "./exec_line.ts";
+
+/** A llama.cpp probe (`--version`, `--list-devices`) that takes longer than this is hung. */
+const PROBE_TIMEOUT_MS = 60_000;
+
+/**
+ * Runs a short-lived command with an empty environment (no `LD_*` can leak in) and returns its
+ * exit code and its stdout and stderr joined.
+ */
+export async function probe(
+  line: ExecLine,
+  signal?: AbortSignal,
+): Promise<{ code: number; text: string }> {
+  const timeout = AbortSignal.timeout(PROBE_TIMEOUT_MS);
+  const output = await new Deno.Command(line.command, {
+    args: line.args,
+    clearEnv: true,
+    stdin: "null",
+    signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    text: decoder.decode(output.stdout) + decoder.decode(output.stderr),
+  };
+}
+
+/** Tells whether something exists at `path` (without following a final symlink). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** For `.catch()` on a removal whose target may already be gone: rethrows anything else. */
+export function ignoreNotFound(error: unknown): void {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+}
+
+/**
+ * Renames the finished folder `temp` to `dir`, first moving an existing `dir` aside (a
+ * directory cannot be renamed over a non-empty one) and then deleting it. Callers hold a
+ * lock, so no other process renames `dir` meanwhile.
+ */
+export async function replaceDir(temp: string, dir: string): Promise<void> {
+  const old = `${temp}.old`;
+  try {
+    await Deno.rename(dir, old);
+  } catch (error) {
+    ignoreNotFound(error);
+  }
+  await Deno.rename(temp, dir);
+  await Deno.remove(old, { recursive: true }).catch(ignoreNotFound);
+}

@@ -1,0 +1,30 @@
+/**
+ * The llama.cpp bundles at run time: find the bundle of a target (in a checkout's
+ * `native/dist/`, or embedded in a compiled binary and extracted once to
+ * `<home>/natives/<hash>/`), verify every file against its manifest, and build the command
+ * line that runs a bundled executable or a user's own build (`engine_path`).
+ *
+ * Also what `doctor` reports: CPU count and features, and the `libggml-cpu-*` variant ggml
+ * loads on this CPU.
+ *
+ * @example
+ * ```ts
+ * import { execLine, loadBundle } from "./mod.ts";
+ *
+ * const bundle = await loadBundle(home);
+ * const { command, args } = execLine({ bundle, executable: "llama-server" }, ["--port", "0"]);
+ * const child = new Deno.Command(command, { args, clearEnv: true }).spawn();
+ * ```
+ *
+ * @module
+ */
+export * from "./bundle.ts";
+export * from "./cpu_info.ts";
+export * from "./cpu_variant.ts";
+export * from "./exec_line.ts";
+export * from "./extract_bundle.ts";
+export * from "./llama_version.ts";
+export * from "./manifest.ts";
+export * from "./sha256_file.ts";
+export * from "./target.ts";
+export * from "./verify_bundle.ts";

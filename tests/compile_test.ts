@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { planTarget, type TargetPlan } from "../src/compile/mod.ts";
+import { bundleGrants, TARGETS } from "../src/natives/mod.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** `deno compile` finds no network here quickly, but a run must never outlast this. */
+const BOUND_MS = 120_000;
+
+/** A loopback port nothing listens on: a proxy there makes every download fail at once. */
+function closedPort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  listener.close();
+  return listener.addr.port;
+}
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `deno task compile <args>` in the checkout without network and without DENORT_BIN. */
+async function compile(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const inherited = Deno.env.toObject();
+  for (const name of ["DENORT_BIN", "NO_PROXY", "no_proxy"]) delete inherited[name];
+  const proxy = `http://127.0.0.1:${closedPort()}`;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "compile", ...args],
+    cwd: ROOT,
+    clearEnv: true,
+    env: { ...inherited, HTTPS_PROXY: proxy, HTTP_PROXY: proxy, NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(BOUND_MS),
+  }).output();
+  assert.equal(output.signal, null, `deno task compile did not end within ${BOUND_MS} ms`);
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+/** Where `deno compile` caches denort, if it ever downloaded it on this machine. */
+async function cachedDenort(target: string): Promise<string | undefined> {
+  const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
+  const { denoDir } = JSON.parse(new TextDecoder().decode(info.stdout)) as { denoDir: string };
+  const path = join(denoDir, "dl", "release", `v${Deno.version.deno}`, `denort-${target}.zip`);
+  try {
+    await Deno.stat(path);
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+const DEVICE_ARGS = [
+  "--home",
+  "/srv/edgellm",
+  "--hub-endpoint",
+  "https://hub.example:8443",
+  "--allow-engine",
+  "/opt/bitnet/bin/llama-server",
+  "--allow-command",
+  "/usr/bin/nice",
+  "--env",
+  "SITE_TOKEN",
+];
+
+Deno.test("compile --dry-run plans both targets with the flags of the chosen scope", async () => {
+  const { code, stdout, stderr } = await compile(["--dry-run", "--json", ...DEVICE_ARGS]);
+  assert.equal(code, 0, stderr);
+  const plans = JSON.parse(stdout) as TargetPlan[];
+  assert.deepEqual(plans.map((p) => p.target), [...TARGETS]);
+  for (const plan of plans) {
+    const { target } = plan;
+    // Assembled or not, the plan names the loader as the natives code computes it.
+    const { run } = await bundleGrants("/srv/edgellm", { target, embedded: true });
+    assert.equal(plan.loader, run[0] ?? null);
+    // The command line gives exactly the plan the tested pure function makes for this scope.
+    const device = {
+      targets: [...TARGETS],
+      home: "/srv/edgellm",
+      hubEndpoints: ["https://hub.example:8443"],
+      engines: ["/opt/bitnet/bin/llama-server"],
+      commands: ["/usr/bin/nice"],
+      readPaths: [],
+      envNames: ["SITE_TOKEN"],
+    };
+    assert.deepEqual(plan, planTarget(target, device, { loader: run[0], deno: Deno.execPath() }));
+    const flags = plan.compile.join(" ");
+    assert.match(flags, /--allow-write=\/srv\/edgellm /);
+    assert.match(flags, /--allow-net=[^ ]*\bhub\.example:8443\b/);
+    assert.match(
+      flags,
+      /--allow-run=\/srv\/edgellm\/natives\/[^ ]+,\/opt\/bitnet\/bin\/llama-server,/,
+    );
+    assert.match(flags, /--allow-env=[^ ]*\bSITE_TOKEN\b/);
+    assert.match(flags, / --target [^ ]+ --include native\/dist\/[^ ]+ --output dist\/edgellm-/);
+    assert.ok(!plan.compile.includes("-A") && !plan.compile.includes("--allow-all"));
+  }
+});
+
+Deno.test("compile --dry-run prints the commands for one target, ready to paste", async () => {
+  for (const target of TARGETS) {
+    const { code, stdout } = await compile(["--dry-run", "--target", target]);
+    assert.equal(code, 0);
+    const commands = stdout.split("\n").filter((line) => line && !line.startsWith("#"));
+    assert.equal(commands.length, 2, stdout);
+    assert.match(commands[0]!, new RegExp(` task natives --target ${target}$`));
+    assert.match(
+      commands[1]!,
+      new RegExp(
+        ` compile --target ${target} --include native/dist/${target} ` +
+          `--output dist/edgellm-${target} --allow-read=/var/lib/edgellm,.* main\\.ts$`,
+      ),
+    );
+    assert.match(commands[1]!, / '--allow-net=127\.0\.0\.1,[^']*,huggingface\.co,/);
+    assert.doesNotMatch(commands[1]!, / -A | --allow-all /);
+  }
+});
+
+const CACHED = await cachedDenort("aarch64-unknown-linux-gnu");
+
+Deno.test({
+  name: "compile fails fast and says how to fix it when denort cannot be had" +
+    // With denort in DENO_DIR the build needs no network, so there is nothing to fail on.
+    (CACHED ? ` (skipped: denort is cached at ${CACHED}, so no download is needed)` : ""),
+  ignore: CACHED !== undefined,
+  async fn() {
+    const { code, stdout, stderr } = await compile(["--target", "aarch64-unknown-linux-gnu"]);
+    assert.equal(code, 1);
+    assert.equal(stdout, "");
+    assert.match(
+      stderr,
+      /Cannot compile for "aarch64-unknown-linux-gnu": Deno's runtime for this target \(denort\) cannot be had/,
+    );
+    assert.match(
+      stderr,
+      /denort-aarch64-unknown-linux-gnu\.zip, which failed here \(.+\), and DENORT_BIN is not set/,
+    );
+    assert.match(
+      stderr,
+      /DENORT_BIN=\/path\/to\/denort deno task compile --target aarch64-unknown-linux-gnu/,
+    );
+    // It fails before the natives step.
+    assert.doesNotMatch(stderr, /task natives/);
+  },
+});
+
+Deno.test("compile refuses DENORT_BIN pointing at the deno executable", async () => {
+  const { code, stderr } = await compile([], { DENORT_BIN: Deno.execPath() });
+  assert.equal(code, 1);
+  assert.match(
+    stderr,
+    /Cannot use DENORT_BIN ".+": it is the full deno executable, not denort; a binary built on it only starts the REPL/,
+  );
+});
+
+Deno.test("compile exits 2 for an option a device could not use", async () => {
+  const { code, stderr } = await compile(["--home", "relative/home"]);
+  assert.equal(code, 2);
+  assert.match(stderr, /Cannot use --home "relative\/home": it must be an absolute path/);
+});
