@@ -58,6 +58,11 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   await syncDir(dirname(path));
 }
 
+/** Collects a repeatable command-line option (commander's argument parser). */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 const UNITS = ["B", "KiB", "MiB", "GiB", "TiB"];
 
 /** Formats a byte count for people, e.g. `1.5 MiB`. */

@@ -2,7 +2,7 @@ import { resolve } from "node:path";
 import { Command, InvalidArgumentError } from "commander";
 import { printJson, withContext, writeStdout } from "../src/cli/mod.ts";
 import { readEnv } from "../src/config/mod.ts";
-import { formatBytes } from "./_util.ts";
+import { collect, formatBytes } from "./_util.ts";
 import { modelSpecs } from "./model_spec.ts";
 import { type BootstrapOptions, planBootstrap, runBootstrap } from "./run_bootstrap.ts";
 
@@ -17,11 +17,6 @@ export interface BootstrapCommandOptions {
   dryRun?: boolean;
   wait?: number;
   json?: boolean;
-}
-
-/** Collects a repeatable option. */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function parseSeconds(value: string): number {

@@ -1,8 +1,7 @@
 import { resolve } from "node:path";
 import { Command } from "commander";
 import { printJson, withContext, writeStdout } from "../src/cli/mod.ts";
-import { formatBytes } from "./_util.ts";
-import { collect } from "./bootstrap_command.ts";
+import { collect, formatBytes } from "./_util.ts";
 import { exportBundle } from "./export_bundle.ts";
 import { modelSpecs } from "./model_spec.ts";
 

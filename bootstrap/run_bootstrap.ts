@@ -177,7 +177,6 @@ export async function runBootstrap(
         );
       } catch (error) {
         if (options.signal?.aborted || !(error instanceof CliError)) throw error;
-        options.logger.error("model failed", { model: spec.id, error: error.message });
         failures.push({ id: spec.id, error });
       }
     }
@@ -264,7 +263,8 @@ async function fetchModel(spec: HubModelSpec, context: RunContext): Promise<Mode
   if (context.client) await context.save(); // keep the listing even if the run is killed
   const summary = hubSummary(spec, plan.commit, plan.files.length);
   for (const file of plan.files) {
-    if (file.status === "present") {
+    // Checked again here: an earlier file of the same content may have just fetched the blob.
+    if (await store.blobSize(spec.repo, file.etag) === file.size) {
       summary.bytes_reused += file.size;
       continue;
     }

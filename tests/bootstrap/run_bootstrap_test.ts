@@ -8,7 +8,14 @@ import {
   runBootstrap,
 } from "../../bootstrap/mod.ts";
 import { createLogger } from "../../src/log/mod.ts";
-import { bootstrapFixture, GGUF, readState, REPO, repoDir } from "../_util/bootstrap_fixture.ts";
+import {
+  bootstrapFixture,
+  fakeBytes,
+  GGUF,
+  readState,
+  REPO,
+  repoDir,
+} from "../_util/bootstrap_fixture.ts";
 
 const SPECS: ModelSpec[] = [{
   kind: "hub",
@@ -87,4 +94,20 @@ Deno.test("runBootstrap aborts a stalled transfer and resumes it", async () => {
   assert.equal(summary.bytes_downloaded, fx.content.length);
   const cdn = fx.hub.counters.log.filter((r) => r.route === "cdn");
   assert.deepEqual(cdn.map((r) => r.range), [null, "bytes=100000-"]);
+});
+
+Deno.test("runBootstrap fetches content shared by two paths once", async () => {
+  await using fx = await bootstrapFixture();
+  const same = fakeBytes(50_000, 11);
+  fx.hub.commit("org/twins", [{ path: "a.gguf", content: same }, {
+    path: "b/a.gguf",
+    content: same,
+  }]);
+  const summary = await runBootstrap(
+    [{ kind: "hub", id: "twins", repo: "org/twins", revision: "main", include: ["*.gguf"] }],
+    options(fx.home, fx.hub.url),
+  );
+  assert.equal(summary.files, 2);
+  assert.equal(summary.bytes_downloaded, same.length);
+  assert.equal(fx.hub.counters.bodyBytes, same.length);
 });
