@@ -76,6 +76,27 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
+/** An abort controller tied to a parent signal; disposing it detaches it from the parent. */
+export interface LinkedAbort extends Disposable {
+  readonly controller: AbortController;
+}
+
+/**
+ * A controller that also aborts when `parent` does. Not `AbortSignal.any`: its combined signal
+ * is only weakly held by its sources, and once `fetch` has answered nothing else holds it, so
+ * it can be garbage-collected while the response body still depends on it, and an abort (a
+ * SIGINT) then never reaches the body. Here the parent's listener holds the controller until
+ * disposal.
+ */
+export function linkedAbort(parent: AbortSignal | undefined): LinkedAbort {
+  const controller = new AbortController();
+  if (!parent) return { controller, [Symbol.dispose]() {} };
+  const onAbort = () => controller.abort(parent.reason);
+  if (parent.aborted) onAbort();
+  else parent.addEventListener("abort", onAbort, { once: true });
+  return { controller, [Symbol.dispose]: () => parent.removeEventListener("abort", onAbort) };
+}
+
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
 export function delay(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -10,7 +10,7 @@ import { repoFolderName } from "./repo_path.ts";
 import { HubError, retry, type RetryOptions } from "./retry.ts";
 import type { BootstrapState, DownloadState } from "./state_file.ts";
 import type { HubStore } from "./store.ts";
-import { removeIfExists, syncDir } from "./_util.ts";
+import { linkedAbort, removeIfExists, syncDir } from "./_util.ts";
 
 /**
  * Checkpoint cadence: the partial is fsynced and the state file replaced after this many
@@ -207,47 +207,48 @@ async function fetchToPartial(
       await writer.flush(); // a retry resumes after every byte received so far
       attemptStart = writer.written;
       if (writer.written === file.size) return;
-      const attempt = new AbortController();
-      const signal = context.signal
-        ? AbortSignal.any([context.signal, attempt.signal])
-        : attempt.signal;
-      const response = await context.client.openFile(repo, { commit, path: file.path }, {
-        offset: writer.written,
-        validator: entry.validator,
-        signal,
-      });
-      if (response.offset !== writer.written) {
-        // A 200 to a Range request: the file changed (If-Range failed) or the server cannot
-        // resume. Its bytes are the whole file, so the partial starts over. A 206 from another
-        // offset is a broken server: start over with a plain request.
-        context.logger.info("server did not resume where asked; restarting the file", {
-          repo,
-          file: file.path,
-          had: writer.written,
-          status: response.status,
-        });
-        await writer.restart();
-        attemptStart = 0;
-        context.progress.start({ repo, path: file.path, size: file.size, done: 0 });
-        if (response.status === 206) {
-          await response.body.cancel();
-          entry.validator = null;
-          throw new HubError(`Cannot resume ${repo}/${file.path}: wrong Content-Range`, {
-            status: 206,
-            temporary: true,
-          });
-        }
-      }
-      entry.validator = response.validator;
-      await checkpoint();
+      // The watchdog covers the wait for the answer and every wait for data: flaky links
+      // stall more often than they fail.
+      using attempt = linkedAbort(context.signal);
       const idleMs = context.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
       let lastByteAt = Date.now();
       const watchdog = setInterval(() => {
-        if (Date.now() - lastByteAt > idleMs) attempt.abort();
+        if (Date.now() - lastByteAt > idleMs) attempt.controller.abort();
       }, Math.min(1000, idleMs / 2));
-      const reader = response.body.getReader();
-      let reading = false;
+      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+      let reading = true;
       try {
+        const response = await context.client.openFile(repo, { commit, path: file.path }, {
+          offset: writer.written,
+          validator: entry.validator,
+          signal: attempt.controller.signal,
+        });
+        reading = false;
+        if (response.offset !== writer.written) {
+          // A 200 to a Range request: the file changed (If-Range failed) or the server cannot
+          // resume. Its bytes are the whole file, so the partial starts over. A 206 from
+          // another offset is a broken server: start over with a plain request.
+          context.logger.info("server did not resume where asked; restarting the file", {
+            repo,
+            file: file.path,
+            had: writer.written,
+            status: response.status,
+          });
+          await writer.restart();
+          attemptStart = 0;
+          context.progress.start({ repo, path: file.path, size: file.size, done: 0 });
+          if (response.status === 206) {
+            await response.body.cancel();
+            entry.validator = null;
+            throw new HubError(`Cannot resume ${repo}/${file.path}: wrong Content-Range`, {
+              status: 206,
+              temporary: true,
+            });
+          }
+        }
+        entry.validator = response.validator;
+        await checkpoint();
+        reader = response.body.getReader();
         for (;;) {
           reading = true;
           const next = await reader.read();
@@ -273,6 +274,7 @@ async function fetchToPartial(
         }
       } catch (error) {
         if (context.signal?.aborted) throw context.signal.reason;
+        if (error instanceof HubError) throw error;
         const message = error instanceof Error ? error.message : String(error);
         if (!reading) {
           // The disk, not the network: retrying will not help.
@@ -280,14 +282,14 @@ async function fetchToPartial(
             cause: error,
           });
         }
-        const why = attempt.signal.aborted ? `no data for ${idleMs / 1000} s` : message;
+        const why = attempt.controller.signal.aborted ? `no data for ${idleMs / 1000} s` : message;
         throw new HubError(`Cannot finish ${repo}/${file.path}: ${why}`, {
           temporary: true,
           cause: error,
         });
       } finally {
         clearInterval(watchdog);
-        await reader.cancel().catch(() => {});
+        await reader?.cancel().catch(() => {});
       }
       if (writer.length < file.size && !overflow) {
         throw new HubError(

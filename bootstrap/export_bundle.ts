@@ -7,6 +7,7 @@ import { ChecksumMismatchError } from "./download.ts";
 import type { ModelSpec } from "./model_spec.ts";
 import { ModelNotBootstrappedError, planModel, type PlannedFile } from "./plan.ts";
 import { createProgress, type Progress } from "./progress.ts";
+import { sha256File } from "../src/natives/mod.ts";
 import { ContentHasher, expectedDigest, hashFilePrefix } from "./repo_file.ts";
 import { bootstrapPaths } from "./run_bootstrap.ts";
 import { loadState } from "./state_file.ts";
@@ -89,7 +90,7 @@ export async function exportBundle(
     }
     const files = [];
     for (const file of plan.files) {
-      const sha256 = file.sha256 ?? await sha256Of(store.blobPath(spec.repo, file.etag));
+      const sha256 = file.sha256 ?? (await sha256File(store.blobPath(spec.repo, file.etag))).sha256;
       files.push({ path: file.path, size: file.size, sha256, etag: file.etag });
       items.set(bundleFilePath(spec.repo, plan.commit, file.path), {
         repo: spec.repo,
@@ -173,14 +174,6 @@ export async function exportBundle(
     files: items.size,
     bytes: total,
   };
-}
-
-async function sha256Of(path: string): Promise<string> {
-  using file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
-  const hasher = new ContentHasher("sha256", size);
-  await hashFilePrefix(file, hasher, { length: size });
-  return hasher.digest().hex;
 }
 
 /** Streams a blob into `sink`, proving it still matches its name and sha256 as it goes. */

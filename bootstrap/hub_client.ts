@@ -3,6 +3,7 @@ import { VERSION } from "../src/version.ts";
 import { assertSafeCommit, assertSafeRepoId, assertSafeRepoPath } from "./repo_path.ts";
 import type { RepoFile } from "./repo_file.ts";
 import { HubError, parseRetryAfter, retry, type RetryOptions } from "./retry.ts";
+import { linkedAbort } from "./_util.ts";
 
 /** `GET /api/models/{repo}/revision/{rev}`: only what is used is required; the rest is ignored. */
 const RevisionInfoSchema = z.object({
@@ -40,8 +41,10 @@ export interface HubClientOptions {
   /** The variable the token comes from, named in 401/403 messages. @default {"HF_TOKEN"} */
   tokenEnv?: string;
   /**
-   * How long to wait for response headers. Edge links stall more often than they fail, and a
-   * stalled request must become a retry rather than hang a cron run. @default {30000}
+   * How long a metadata request (revision, tree) may take. Edge links stall more often than
+   * they fail, and a stalled request must become a retry rather than hang a cron run. Downloads
+   * ({@linkcode HubClient.openFile}) are timed by their caller, which sees every byte.
+   * @default {30000}
    */
   timeoutMs?: number;
   /**
@@ -162,7 +165,8 @@ export class HubClient {
   /**
    * Opens `/{repo}/resolve/{commit}/{path}` from `offset` (with `If-Range`), following
    * redirects; the token goes only to the endpoint's origin. The caller reads or cancels the
-   * body; `options.signal` also aborts the body.
+   * body; `options.signal` also aborts the body. No timeout here: the caller, which sees every
+   * byte arrive, aborts a stalled download.
    *
    * @throws {HubError} for a failed request.
    */
@@ -223,17 +227,35 @@ export class HubClient {
     schema: z.ZodType<T>,
     signal: AbortSignal | undefined,
   ): Promise<{ value: T; response: Response }> {
-    const response = await this.#fetch(url, { accept: "application/json" }, signal);
+    using request = linkedAbort(signal);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      request.controller.abort();
+    }, this.#timeoutMs);
+    let response: Response;
     let json: unknown;
     try {
-      json = await response.json();
+      response = await this.#fetch(url, { accept: "application/json" }, request.controller.signal);
+      try {
+        json = await response.json();
+      } catch (error) {
+        if (request.controller.signal.aborted) throw error;
+        throw new HubError(`Cannot read the hub's answer to GET ${url}: not JSON`, {
+          status: response.status,
+          temporary: false,
+          cause: error,
+        });
+      }
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      throw new HubError(`Cannot read the hub's answer to GET ${url}: not JSON`, {
-        status: response.status,
-        temporary: false,
-        cause: error,
-      });
+      if (!timedOut) throw error;
+      throw new HubError(
+        `Cannot reach ${new URL(url).host}: no answer within ${this.#timeoutMs / 1000} s`,
+        { temporary: true, cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
     }
     const result = schema.safeParse(json);
     if (!result.success) {
@@ -286,22 +308,15 @@ export class HubClient {
     headers: Record<string, string>,
     signal: AbortSignal | undefined,
   ): Promise<Response> {
-    const timeout = new AbortController();
-    const timer = setTimeout(() => timeout.abort(), this.#timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal;
     try {
-      return await fetch(url, { headers, redirect: "manual", signal: combined });
+      return await fetch(url, { headers, redirect: "manual", ...(signal ? { signal } : {}) });
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      const host = new URL(url).host;
-      const reason = timeout.signal.aborted
-        ? `no answer within ${this.#timeoutMs / 1000} s`
-        : error instanceof Error
-        ? error.message
-        : String(error);
-      throw new HubError(`Cannot reach ${host}: ${reason}`, { temporary: true, cause: error });
-    } finally {
-      clearTimeout(timer);
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new HubError(`Cannot reach ${new URL(url).host}: ${reason}`, {
+        temporary: true,
+        cause: error,
+      });
     }
   }
 

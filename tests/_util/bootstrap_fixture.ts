@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { sha256File } from "../../src/natives/mod.ts";
 import { join } from "node:path";
 import { fakeBytes, FakeHub, type FakeHubOptions, sha256Hex } from "./fake_hub.ts";
 
@@ -67,7 +67,7 @@ export function repoDir(home: string, repo = REPO): string {
 
 /** sha256 of a file's content (following links). */
 export async function sha256OfFile(path: string): Promise<string> {
-  return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
+  return (await sha256File(path)).sha256;
 }
 
 /** Whether a path exists (without following a final link). */
