@@ -83,10 +83,9 @@ export interface LinkedAbort extends Disposable {
 
 /**
  * A controller that also aborts when `parent` does. Not `AbortSignal.any`: its combined signal
- * is only weakly held by its sources, and once `fetch` has answered nothing else holds it, so
- * it can be garbage-collected while the response body still depends on it, and an abort (a
- * SIGINT) then never reaches the body. Here the parent's listener holds the controller until
- * disposal.
+ * is only weakly held by its sources and may be garbage-collected while work still depends on
+ * it, so that an abort (a SIGINT) never arrives. Here the parent's listener holds the
+ * controller until disposal.
  */
 export function linkedAbort(parent: AbortSignal | undefined): LinkedAbort {
   const controller = new AbortController();
@@ -95,6 +94,43 @@ export function linkedAbort(parent: AbortSignal | undefined): LinkedAbort {
   if (parent.aborted) onAbort();
   else parent.addEventListener("abort", onAbort, { once: true });
   return { controller, [Symbol.dispose]: () => parent.removeEventListener("abort", onAbort) };
+}
+
+/** Joins byte arrays. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/**
+ * Reads a stream chunk by chunk until it ends; an abort of `signal` cancels it and makes the
+ * pending read throw the signal's reason. Needed because an abort of `fetch`'s signal does not
+ * reliably reach a response body: the `Request` follows that signal through a dependent signal
+ * that may be garbage-collected once the answer is in (measured: SIGINT lost 3 times in 4).
+ */
+export async function* readChunks(
+  stream: ReadableStream<Uint8Array>,
+  signal: AbortSignal,
+): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  const onAbort = () => void reader.cancel(signal.reason).catch(() => {});
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    for (;;) {
+      const next = await reader.read();
+      signal.throwIfAborted();
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    await reader.cancel().catch(() => {}); // the consumer stopped early, or an error
+  }
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */

@@ -10,7 +10,7 @@ import { repoFolderName } from "./repo_path.ts";
 import { HubError, retry, type RetryOptions } from "./retry.ts";
 import type { BootstrapState, DownloadState } from "./state_file.ts";
 import type { HubStore } from "./store.ts";
-import { linkedAbort, removeIfExists, syncDir } from "./_util.ts";
+import { linkedAbort, readChunks, removeIfExists, syncDir } from "./_util.ts";
 
 /**
  * Checkpoint cadence: the partial is fsynced and the state file replaced after this many
@@ -215,7 +215,7 @@ async function fetchToPartial(
       const watchdog = setInterval(() => {
         if (Date.now() - lastByteAt > idleMs) attempt.controller.abort();
       }, Math.min(1000, idleMs / 2));
-      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+      let chunks: AsyncGenerator<Uint8Array> | undefined;
       let reading = true;
       try {
         const response = await context.client.openFile(repo, { commit, path: file.path }, {
@@ -248,10 +248,10 @@ async function fetchToPartial(
         }
         entry.validator = response.validator;
         await checkpoint();
-        reader = response.body.getReader();
+        chunks = readChunks(response.body, attempt.controller.signal);
         for (;;) {
           reading = true;
-          const next = await reader.read();
+          const next = await chunks.next();
           reading = false;
           if (next.done) break;
           const chunk = next.value;
@@ -289,7 +289,7 @@ async function fetchToPartial(
         });
       } finally {
         clearInterval(watchdog);
-        await reader?.cancel().catch(() => {});
+        await chunks?.return(undefined);
       }
       if (writer.length < file.size && !overflow) {
         throw new HubError(

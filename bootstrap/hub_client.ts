@@ -3,7 +3,7 @@ import { VERSION } from "../src/version.ts";
 import { assertSafeCommit, assertSafeRepoId, assertSafeRepoPath } from "./repo_path.ts";
 import type { RepoFile } from "./repo_file.ts";
 import { HubError, parseRetryAfter, retry, type RetryOptions } from "./retry.ts";
-import { linkedAbort } from "./_util.ts";
+import { concat, linkedAbort, readChunks } from "./_util.ts";
 
 /** `GET /api/models/{repo}/revision/{rev}`: only what is used is required; the rest is ignored. */
 const RevisionInfoSchema = z.object({
@@ -238,7 +238,8 @@ export class HubClient {
     try {
       response = await this.#fetch(url, { accept: "application/json" }, request.controller.signal);
       try {
-        json = await response.json();
+        const body = await Array.fromAsync(readChunks(bodyOf(response), request.controller.signal));
+        json = JSON.parse(new TextDecoder().decode(concat(body)));
       } catch (error) {
         if (request.controller.signal.aborted) throw error;
         throw new HubError(`Cannot read the hub's answer to GET ${url}: not JSON`, {
