@@ -71,7 +71,7 @@ export interface RetryOptions {
  * at once; the last temporary error propagates when the attempts are spent.
  */
 export async function retry<T>(
-  fn: (attempt: number) => Promise<T>,
+  fn: () => Promise<T>,
   options: RetryOptions = {},
 ): Promise<T> {
   const maxAttempts = options.maxAttempts ?? 5;
@@ -80,9 +80,9 @@ export async function retry<T>(
   const maxRetryAfter = options.maxRetryAfterMs ?? 60_000;
   const random = options.random ?? Math.random;
   let attempt = 1;
-  for (let total = 1;; total++) {
+  for (;;) {
     try {
-      return await fn(total);
+      return await fn();
     } catch (error) {
       if (!(error instanceof HubError) || !error.temporary || options.signal?.aborted) throw error;
       if (options.madeProgress?.()) attempt = 1;

@@ -389,8 +389,9 @@ export interface PlannedModel {
 }
 
 /**
- * What {@linkcode runBootstrap} would do, without taking the lock or writing anything: the
- * commit, files and their status per model (the same requests as a real run's planning).
+ * What {@linkcode runBootstrap} would do, without taking the lock, downloading or linking: the
+ * commit, files and their status per model (the same requests as a real run's planning). A
+ * corrupt state file is still moved aside, as any load does.
  */
 export async function planBootstrap(
   specs: readonly ModelSpec[],
