@@ -5,6 +5,7 @@
  */
 import { bootstrapCommand, bundleCommand } from "./bootstrap/mod.ts";
 import { runCli } from "./src/cli/mod.ts";
+import { serveCommand } from "./src/cli/serve_command.ts";
 import { versionCommand } from "./src/cli/version_command.ts";
 import { nativesCommand } from "./src/natives/natives_command.ts";
 import { runCommand } from "./src/run/run_command.ts";
@@ -14,6 +15,7 @@ import { doctorCommand } from "./src/doctor/doctor_command.ts";
 const COMMANDS = [
   bootstrapCommand(),
   bundleCommand(),
+  serveCommand(),
   runCommand(),
   doctorCommand(),
   nativesCommand(),

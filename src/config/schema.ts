@@ -66,6 +66,12 @@ export const HealthConfigSchema = z.strictObject({
   deep_interval_ms: z.number().int().min(0).default(0),
 });
 
+/** `run_as = { uid, gid }`: when edgellm runs as root, children drop to this user and group. */
+export const RunAsSchema = z.strictObject({
+  uid: z.number().int().min(0),
+  gid: z.number().int().min(0),
+});
+
 /** `[runtimes.<id>]`: one long-lived llama-server. */
 export const RuntimeConfigSchema = z.strictObject({
   model: z.string().min(1),
@@ -78,6 +84,7 @@ export const RuntimeConfigSchema = z.strictObject({
   args: z.array(z.string()).default([]),
   restart: RestartConfigSchema.default(RestartConfigSchema.parse({})),
   health: HealthConfigSchema.default(HealthConfigSchema.parse({})),
+  run_as: RunAsSchema.optional(),
 });
 
 /** `[jobs]`: one-shot launches. */
@@ -90,6 +97,7 @@ export const JobsConfigSchema = z.strictObject({
   weights: z.record(z.string(), z.number().positive()).default({}),
   resources: z.record(z.string(), z.number().positive()).default({}),
   allow_commands: z.array(absolutePath).default([]),
+  run_as: RunAsSchema.optional(),
 });
 
 /** The whole configuration file. */

@@ -1,4 +1,5 @@
 import { statfs } from "node:fs/promises";
+import { cpus } from "node:os";
 import type { Config } from "../config/mod.ts";
 import { GgufError, readGgufHeader } from "../gguf/mod.ts";
 import { ModelNotAvailableError, resolveModelFile } from "../models/mod.ts";
@@ -6,11 +7,11 @@ import {
   type Bundle,
   BundleIntegrityError,
   BundleNotFoundError,
+  type CpuVariant,
   detectCpuVariant,
   engineVersion,
   hostTarget,
   loadBundle,
-  readCpuInfo,
   type Target,
 } from "../natives/mod.ts";
 
@@ -32,24 +33,6 @@ export interface Check {
 const LOW_MEMORY_BYTES = 1 * 2 ** 30;
 /** Less free disk in the home than this cannot take another model. */
 const LOW_DISK_BYTES = 2 * 2 ** 30;
-/** CPU features that decide llama.cpp's speed, the ones worth showing. */
-const NOTABLE_CPU_FLAGS = [
-  "avx",
-  "avx2",
-  "fma",
-  "f16c",
-  "avx512f",
-  "avx512_vnni",
-  "avx512_bf16",
-  "amx_int8",
-  "asimd",
-  "asimddp",
-  "asimdhp",
-  "i8mm",
-  "sve",
-  "sve2",
-];
-
 /** What {@linkcode doctor} examines. */
 export interface DoctorInput {
   config: Config;
@@ -111,12 +94,15 @@ async function checkBundle(home: string, options: DoctorOptions): Promise<[Check
   }
 }
 
-async function checkEngine(bundle: Bundle, signal?: AbortSignal): Promise<Check[]> {
+async function checkEngine(
+  bundle: Bundle,
+  signal?: AbortSignal,
+): Promise<[Check[], CpuVariant | null]> {
   const engine = { bundle, executable: "llama-server" };
   try {
     const version = await engineVersion(engine, signal ? { signal } : {});
     const variant = await detectCpuVariant(engine, signal ? { signal } : {});
-    return [
+    return [[
       {
         name: "llama.cpp",
         status: "ok",
@@ -131,39 +117,36 @@ async function checkEngine(bundle: Bundle, signal?: AbortSignal): Promise<Check[
           fix: "run llama-server -v --list-devices from the bundle to see why",
         }
         : { name: "cpu backend", status: "ok", detail: `${variant.variant} (${variant.library})` },
-    ];
+    ], variant];
   } catch (error) {
     if (signal?.aborted) throw error;
-    return [{
+    return [[{
       name: "llama.cpp",
       status: "fail",
       detail: message(error),
       fix: "check that the bundle matches this machine's architecture and glibc Linux",
-    }];
+    }], null];
   }
 }
 
-async function checkCpu(): Promise<Check> {
-  let cpu;
-  try {
-    cpu = await readCpuInfo();
-  } catch (error) {
-    // Deno refuses /proc/cpuinfo unless every permission is granted (it is not, by design);
-    // the backend variant ggml picks then stands for the features.
-    if (!(error instanceof Deno.errors.NotCapable)) throw error;
-    return {
-      name: "cpu",
-      status: "ok",
-      detail: `${navigator.hardwareConcurrency} CPUs; features: see the cpu backend ` +
-        `(/proc/cpuinfo is not readable under edgellm's permissions)`,
-    };
-  }
-  const flags = NOTABLE_CPU_FLAGS.filter((flag) => cpu.flags.includes(flag));
+/**
+ * Count and model from `node:os` `cpus()` (`--allow-sys=cpus`). The feature flags are not
+ * readable: Deno 2.9 refuses every read under `/proc` without `--allow-all` ("Requires all
+ * access to /proc/cpuinfo"), even with `--allow-read=/proc`, and no granted executable prints
+ * them without loading a model. The variant ggml loads, the best this CPU runs, stands for them.
+ */
+function checkCpu(variant: CpuVariant | null): Check {
+  const list = cpus();
+  const count = list.length || navigator.hardwareConcurrency;
+  const model = list[0]?.model.trim() || null;
+  const features = variant === null
+    ? "unknown without the bundle's CPU backend"
+    : `those of ggml's "${variant.variant}" CPU backend`;
   return {
     name: "cpu",
     status: "ok",
-    detail: `${cpu.count} CPUs${cpu.model === null ? "" : `, ${cpu.model}`}; ` +
-      `features: ${flags.join(" ") || "none of note"}`,
+    detail: `${count} CPUs${model === null ? "" : `, ${model}`}; features: ${features} ` +
+      `(edgellm cannot read /proc/cpuinfo)`,
   };
 }
 
@@ -296,9 +279,10 @@ function checkPort(config: Config): Check {
 
 /**
  * Examines this machine for edgellm: the llama.cpp bundle (found, every file verified, and
- * actually run with `--version`), the CPU (count, features, the ggml backend variant it
- * gets), memory, free disk in the home, each configured model (its GGUF header read), each
- * `engine_path`, and whether the server port is free. It changes nothing.
+ * actually run with `--version`), the CPU (count, model, and the ggml backend variant it
+ * gets, which stands for its features), memory, free disk in the home, each configured model
+ * (its GGUF header read), each `engine_path`, and whether the server port is free. It changes
+ * nothing.
  *
  * @returns the checks in a fixed order; any `fail` means edgellm cannot work as configured.
  */
@@ -306,8 +290,13 @@ export async function doctor(input: DoctorInput, options: DoctorOptions = {}): P
   const { signal } = options;
   const [bundleCheck, bundle] = await checkBundle(input.home, options);
   const checks = [bundleCheck];
-  if (bundle !== null) checks.push(...await checkEngine(bundle, signal));
-  checks.push(await checkCpu(), checkMemory(), await checkDisk(input.home));
+  let variant: CpuVariant | null = null;
+  if (bundle !== null) {
+    const [engineChecks, loaded] = await checkEngine(bundle, signal);
+    checks.push(...engineChecks);
+    variant = loaded;
+  }
+  checks.push(checkCpu(variant), checkMemory(), await checkDisk(input.home));
   for (const id of Object.keys(input.config.models)) {
     checks.push(await checkModel(id, input, signal));
   }

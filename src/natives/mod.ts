@@ -4,8 +4,9 @@
  * `<home>/natives/<hash>/`), verify every file against its manifest, and build the command
  * line that runs a bundled executable or a user's own build (`engine_path`).
  *
- * Also what `doctor` reports: CPU count and features, and the `libggml-cpu-*` variant ggml
- * loads on this CPU.
+ * Also what `doctor` reports for the CPU's features: the `libggml-cpu-*` variant ggml loads on
+ * this CPU (edgellm cannot read `/proc/cpuinfo`: Deno 2.9 refuses every read under `/proc`
+ * without `--allow-all`).
  *
  * @example
  * ```ts
@@ -19,7 +20,6 @@
  * @module
  */
 export * from "./bundle.ts";
-export * from "./cpu_info.ts";
 export * from "./cpu_variant.ts";
 export * from "./exec_line.ts";
 export * from "./extract_bundle.ts";

@@ -1,7 +1,9 @@
 import { loadConfig, resolveConfigPath, resolveHome } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
+import { fileURLToPath } from "node:url";
 import { bundleGrants } from "../natives/mod.ts";
 import type { ArgumentPaths } from "./argument_paths.ts";
+import { SPAWNER_WORKER_URL } from "../supervisor/spawner.ts";
 import { denoFlags } from "./deno_flags.ts";
 import { scopeForConfig } from "./scope.ts";
 
@@ -38,9 +40,11 @@ export async function checkoutFlags(options: CheckoutFlagsOptions = {}): Promise
     bundleRunPaths: bundle.run,
     bundleReadPaths: bundle.read,
   });
+  // A checkout loads the spawner Worker's module from disk; a compiled binary embeds it.
+  const worker = fileURLToPath(SPAWNER_WORKER_URL);
   return denoFlags({
     ...scope,
-    readPaths: [...(scope.readPaths ?? []), ...(options.paths?.readPaths ?? [])],
+    readPaths: [...(scope.readPaths ?? []), worker, ...(options.paths?.readPaths ?? [])],
     writePaths: options.paths?.writePaths ?? [],
   });
 }

@@ -46,12 +46,9 @@ const HUGGING_FACE_CDN_HOSTS = [
 ];
 
 /**
- * `/proc`: CPU features, memory, and each child's start time (so a recycled pid is never
- * killed). `/usr/bin/setpriv` makes children die with edgellm (PR_SET_PDEATHSIG).
+ * util-linux `setpriv` makes children die with edgellm (PR_SET_PDEATHSIG); it is spawned only
+ * as `setpriv --pdeathsig TERM -- <granted executable>`.
  */
-const SYSTEM_READ_PATHS = ["/proc"];
-
-/** Spawned only as `setpriv --pdeathsig TERM -- <granted executable>`. */
 export const SETPRIV_PATH = "/usr/bin/setpriv";
 
 /**
@@ -60,6 +57,17 @@ export const SETPRIV_PATH = "/usr/bin/setpriv";
  * link is made by `ln -s`. Both places, since run permissions match paths exactly.
  */
 export const LN_PATHS = ["/usr/bin/ln", "/bin/ln"];
+
+/**
+ * procps `kill` and `ps`: `Deno.kill` needs unrestricted `--allow-run`, and Deno 2.9 refuses
+ * every read under `/proc` (and `/sys`) without `--allow-all` ("Requires all access to
+ * /proc/cpuinfo"), even with `--allow-read=/proc`; so no read grant covers `/proc`, and the
+ * supervisor checks (`ps`) and signals (`kill`) the children a killed previous instance left
+ * behind through these. CPU features come from the ggml variant the bundle loads (`doctor`).
+ */
+export const KILL_PATH = "/usr/bin/kill";
+/** See {@linkcode KILL_PATH}. */
+export const PS_PATH = "/usr/bin/ps";
 
 /** System facts `doctor` and the supervisor ask for. */
 const SYS_NAMES = [
@@ -113,9 +121,8 @@ export function denoFlags(scope: PermissionScope): string[] {
     ...DEFAULT_CONFIG_FILES,
     ...scope.configFiles,
     ...(scope.readPaths ?? []),
-    ...SYSTEM_READ_PATHS,
   ]);
-  const run = unique([...scope.runPaths, SETPRIV_PATH, ...LN_PATHS]);
+  const run = unique([...scope.runPaths, SETPRIV_PATH, KILL_PATH, PS_PATH, ...LN_PATHS]);
   const net = unique([...LOOPBACK_HOSTS, ...WILDCARD_HOSTS, ...hubHosts(scope.hubEndpoints)]);
   const env = unique([...ENV_NAMES, ...(scope.envNames ?? [])]);
   return [

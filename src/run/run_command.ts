@@ -1,12 +1,15 @@
 import { Command, InvalidArgumentError } from "commander";
+import { constants } from "node:os";
 import { type CommandContext, printJson, withContext, writeStdout } from "../cli/mod.ts";
 import { resolveThreads } from "../config/mod.ts";
 import { CliError, ExitCode } from "../errors.ts";
 import { GgufError, readGgufHeader } from "../gguf/mod.ts";
 import { ModelNotAvailableError, resolveModelArgument } from "../models/mod.ts";
 import { BundleIntegrityError, BundleNotFoundError, execLine, loadBundle } from "../natives/mod.ts";
+import type { OneShotResult } from "../supervisor/run_one_shot.ts";
+import { Spawner, SpawnError } from "../supervisor/spawner.ts";
 import { COMPLETION_ENV, completionArgs } from "./completion.ts";
-import { runCompletion } from "./run_completion.ts";
+import { type CompletionRun, runCompletion } from "./run_completion.ts";
 
 /** `-n` when none is given: enough for a useful answer, bounded so a run always ends. */
 const DEFAULT_TOKENS = 128;
@@ -42,6 +45,13 @@ function positiveSeconds(value: string): number {
 /** Quotes an argument for a POSIX shell when it needs it, so `--dry-run` can be pasted. */
 function shellQuote(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The exit code a shell reports: 128 + the signal's number when a signal ended the process. */
+function shellExitCode(result: OneShotResult): number | null {
+  if (result.code !== null || result.signal === null) return result.code;
+  const number = (constants.signals as Record<string, number | undefined>)[result.signal];
+  return number === undefined ? null : 128 + number;
 }
 
 function lastLines(text: string, count: number): string {
@@ -108,10 +118,24 @@ async function run(options: RunOptions, context: CommandContext): Promise<void> 
     );
   }
   context.logger.debug("running llama-completion", { command: line.command, args: line.args });
-  const { result, completion, attempts } = await runCompletion(line, {
-    ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout * 1000 }),
-    signal: context.signal,
-  });
+  // The same sandbox as `serve`: a Worker that may run the bundle's loader and nothing else,
+  // whose children die with edgellm (setpriv --pdeathsig).
+  const spawner = new Spawner({ run: [line.command] });
+  let run: CompletionRun;
+  try {
+    run = await runCompletion(spawner, { ...line, env: {} }, {
+      ...(options.timeout === undefined ? {} : { timeoutMs: options.timeout * 1000 }),
+      signal: context.signal,
+    });
+  } catch (error) {
+    if (error instanceof SpawnError) {
+      throw new CliError(error.message, ExitCode.Failed, { cause: error });
+    }
+    throw error;
+  } finally {
+    spawner.close();
+  }
+  const { result, completion, attempts } = run;
   if (result.code === 0 && completion.stats === null) {
     throw new CliError(
       `Cannot complete: llama-completion cut its output short ${attempts} times in a row ` +
@@ -119,7 +143,8 @@ async function run(options: RunOptions, context: CommandContext): Promise<void> 
       ExitCode.TempFail,
     );
   }
-  const exit = { code: result.code, signal: result.signal, timed_out: result.timedOut };
+  const timedOut = result.stoppedBy === "deadline";
+  const exit = { code: shellExitCode(result), signal: result.signal, timed_out: timedOut };
   if (options.json) {
     await printJson({
       text: completion.text,
@@ -132,14 +157,14 @@ async function run(options: RunOptions, context: CommandContext): Promise<void> 
   } else if (result.code === 0) {
     await writeStdout(completion.text + "\n");
   }
-  if (result.timedOut) {
+  if (timedOut) {
     throw new CliError(
       `Cannot complete: timed out after ${options.timeout} s (--timeout); llama-completion was ` +
         `stopped with ${result.stoppedWith}. Raise --timeout or lower -n`,
       ExitCode.Failed,
     );
   }
-  if (result.aborted) {
+  if (result.stoppedBy === "abort") {
     // runCli turns an aborted context into "Interrupted." and exit code 130.
     throw new DOMException("Interrupted by a signal", "AbortError");
   }

@@ -1,6 +1,11 @@
-import type { ExecLine } from "../natives/mod.ts";
+import {
+  type OneShotRequest,
+  type OneShotResult,
+  runOneShot,
+  type RunOneShotOptions,
+} from "../supervisor/run_one_shot.ts";
+import type { Spawner } from "../supervisor/spawner.ts";
 import { type Completion, COMPLETION_ENV, parseCompletion } from "./completion.ts";
-import { type RunResult, runWithDeadline } from "./run_with_deadline.ts";
 
 /**
  * Runs of llama-completion before giving up on a cut-short output. llama.cpp writes the text
@@ -10,43 +15,45 @@ import { type RunResult, runWithDeadline } from "./run_with_deadline.ts";
  */
 export const MAX_COMPLETION_ATTEMPTS = 3;
 
-/** Options for {@linkcode runCompletion}. */
-export interface RunCompletionOptions {
-  /** Stop after this long, over all attempts. @default {no deadline} */
-  timeoutMs?: number;
-  /** Stops the run when aborted. */
-  signal?: AbortSignal;
-}
+/**
+ * Options for {@linkcode runCompletion}: those of `runOneShot`, with `timeoutMs` counted over
+ * all attempts.
+ */
+export type RunCompletionOptions = RunOneShotOptions;
 
 /** What {@linkcode runCompletion} got: the last run, its parsed output and how many runs. */
 export interface CompletionRun {
-  result: RunResult;
+  result: OneShotResult;
   completion: Completion;
   attempts: number;
 }
 
 /**
  * Runs a `llama-completion` command line (see {@linkcode completionArgs}, with a fixed seed)
- * to the end, rerunning it while it exits 0 with its output cut short, at most
- * {@linkcode MAX_COMPLETION_ATTEMPTS} times. `completion.stats` is `null` after the last
- * attempt when the output is still incomplete.
+ * to the end through the sandboxed `spawner`, rerunning it while it exits 0 with its output
+ * cut short, at most {@linkcode MAX_COMPLETION_ATTEMPTS} times. `request.env` gets
+ * {@linkcode COMPLETION_ENV} on top. `completion.stats` is `null` after the last attempt when
+ * the output is still incomplete. `edgellm run` and inference jobs both run through here.
+ *
+ * @throws {import("../supervisor/spawner.ts").SpawnError} when the spawn is refused or fails.
  */
 export async function runCompletion(
-  line: ExecLine,
+  spawner: Spawner,
+  request: OneShotRequest,
   options: RunCompletionOptions = {},
 ): Promise<CompletionRun> {
   const deadline = options.timeoutMs === undefined ? undefined : Date.now() + options.timeoutMs;
+  const env = { ...request.env, ...COMPLETION_ENV };
   let attempts = 0;
   while (true) {
     attempts++;
     const timeoutMs = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
-    const result = await runWithDeadline(line, {
+    const result = await runOneShot(spawner, { ...request, env }, {
+      ...options,
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      env: { ...COMPLETION_ENV },
     });
     const completion = parseCompletion(result.stdout, result.stderr);
-    const cutShort = result.code === 0 && completion.stats === null;
+    const cutShort = result.code === 0 && result.stoppedBy === null && completion.stats === null;
     if (!cutShort || attempts >= MAX_COMPLETION_ATTEMPTS) return { result, completion, attempts };
   }
 }

@@ -44,7 +44,16 @@ export interface RuntimeSnapshot {
   readonly pid: number | null;
   /** Loopback port of its llama-server, while one runs. */
   readonly port: number | null;
-  readonly restarts: { readonly used: number; readonly budget: number; readonly window_s: number };
+  /**
+   * `used` of `budget` restarts within the last `window_s` seconds; `total` counts every
+   * automatic restart since edgellm started (a Prometheus counter).
+   */
+  readonly restarts: {
+    readonly used: number;
+    readonly budget: number;
+    readonly window_s: number;
+    readonly total: number;
+  };
   readonly last_exit: ExitInfo | null;
   /** Seconds since it last became ready, or `null`. */
   readonly uptime_s: number | null;
@@ -66,4 +75,48 @@ export interface LogLine {
   readonly at: string;
   readonly stream: "stdout" | "stderr";
   readonly line: string;
+}
+
+/**
+ * The states of a one-shot job. `timed_out` (its deadline passed and it was killed) is
+ * distinct from `failed` (it exited non-zero or could not be spawned).
+ */
+export type JobState =
+  | "queued"
+  | "running"
+  | "succeeded"
+  | "failed"
+  | "timed_out"
+  | "cancelled";
+
+/** A point-in-time view of one job: the JSON of `POST /jobs` and `GET /jobs/:id`. */
+export interface JobSnapshot {
+  readonly id: string;
+  readonly state: JobState;
+  /** "inference" (the bundle's llama-completion) or "custom" (`jobs.allow_commands`). */
+  readonly kind: "inference" | "custom";
+  /** The executable run (the bundle's loader for inference jobs). */
+  readonly command: string;
+  readonly args: readonly string[];
+  /** The weighted-fair share it counts against. */
+  readonly backend: string;
+  /** Lower runs first under the `priority` policy. */
+  readonly priority: number;
+  /** Reserved from `jobs.resources` while it runs. */
+  readonly resources: Readonly<Record<string, number>>;
+  /** Its deadline, counted from its start. */
+  readonly timeout_s: number;
+  /** ISO timestamps. */
+  readonly submitted_at: string;
+  readonly started_at: string | null;
+  readonly ended_at: string | null;
+  readonly pid: number | null;
+  readonly exit: { readonly code: number | null; readonly signal: string | null } | null;
+  /** Why it ended the way it did, e.g. "deadline of 2 s passed". */
+  readonly reason: string;
+  /** Captured output, at most the configured cap each; `*_truncated` tells when cut. */
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly stdout_truncated: boolean;
+  readonly stderr_truncated: boolean;
 }

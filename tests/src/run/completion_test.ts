@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { execLine, readManifest, TARGETS } from "../../../src/natives/mod.ts";
 import { completionArgs, parseCompletion, runCompletion } from "../../../src/run/mod.ts";
+import { Spawner } from "../../../src/supervisor/mod.ts";
 import { ensureBundle } from "../../_util/natives.ts";
 import { writeTinyModel } from "../../_util/tiny_model.ts";
 
@@ -36,16 +37,19 @@ for (const target of TARGETS) {
     const dir = await ensureBundle(target);
     const bundle = { dir, manifest: await readManifest(dir) };
     const temp = await Deno.makeTempDir();
+    const model = join(temp, "tiny.gguf");
+    const line = execLine(
+      { bundle, executable: "llama-completion" },
+      completionArgs({ model, prompt: "hi", tokens: 8, threads: 2, seed: 1 }),
+    );
+    const spawner = new Spawner({ run: [line.command] });
     try {
-      const model = join(temp, "tiny.gguf");
       await writeTinyModel(model);
-      const line = execLine(
-        { bundle, executable: "llama-completion" },
-        completionArgs({ model, prompt: "hi", tokens: 8, threads: 2, seed: 1 }),
+      const { result, completion: { text, stats } } = await runCompletion(
+        spawner,
+        { ...line, env: {} },
+        { timeoutMs: 120_000 },
       );
-      const { result, completion: { text, stats } } = await runCompletion(line, {
-        timeoutMs: 120_000,
-      });
       assert.equal(result.code, 0, result.stderr);
       // The tiny model writes exactly the tokens asked for, each one printable ASCII byte
       // (llama.cpp may drop a leading space).
@@ -53,6 +57,7 @@ for (const target of TARGETS) {
       assert.equal(stats?.tokens.generated, 8);
       assert.ok(stats.tokens.prompt >= 2);
     } finally {
+      spawner.close();
       await Deno.remove(temp, { recursive: true });
     }
   });

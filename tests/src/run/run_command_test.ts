@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runEdgellm } from "../../_util/cli.ts";
+import { runEdgellm, spawnEdgellm } from "../../_util/cli.ts";
 import { ensureBundle } from "../../_util/natives.ts";
+import { assertNoProcesses } from "../../_util/processes.ts";
 import { writeTinyModel } from "../../_util/tiny_model.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 /** Runs `fn` with a temp home holding `tiny.gguf` (inside the home: edgellm may read it). */
 async function withModel(
@@ -92,6 +94,25 @@ Deno.test("run exits 1 with a timeout message and leaves no llama.cpp process wh
     assert.equal(output.exit.timed_out, true);
     assert.equal(output.exit.signal, "SIGTERM");
     assert.deepEqual(await processesMentioning(model), []);
+  }, { contextLength: 65536 });
+});
+
+Deno.test("run's llama-completion dies with edgellm when edgellm is killed", async () => {
+  // It is spawned through setpriv --pdeathsig, as jobs are: nothing is left to finish a
+  // generation nobody waits for.
+  await withModel(async (home, model) => {
+    const edgellm = await spawnEdgellm(
+      ["run", "--model", model, "--prompt", "hi", "-n", "60000"],
+      { home },
+    );
+    await waitFor("llama-completion to start", async () => {
+      const pids = await processesMentioning(model);
+      return pids.some((pid) => pid !== edgellm.pid);
+    }, { timeoutMs: 30_000 });
+    edgellm.kill("SIGKILL");
+    await edgellm.status;
+    await Promise.all([edgellm.stdout.cancel(), edgellm.stderr.cancel()]);
+    await assertNoProcesses(model);
   }, { contextLength: 65536 });
 });
 

@@ -1,0 +1,189 @@
+import { join } from "node:path";
+import type { Logger } from "../log/mod.ts";
+import { KILL_PATH, PS_PATH } from "../permissions/deno_flags.ts";
+
+/** One live child of a supervisor, as written to `<dir>/<pid>.json`. */
+export interface ChildRecord {
+  readonly pid: number;
+  /** When it was spawned (ms since the epoch): with the pid, it names one process. */
+  readonly spawned_at: number;
+  /** The executable, compared with the process's `argv[0]` (or `argv[1]` for a script). */
+  readonly command: string;
+  /** The supervisor process that spawned it. */
+  readonly owner_pid: number;
+}
+
+/**
+ * How long after a process's start its spawn time may have been recorded (the Worker's
+ * message waits for the main thread's event loop). A different process would have to reuse
+ * the pid within this window and run the same executable to be taken for it.
+ */
+const RECORD_LAG_MS = 2000;
+
+/** Options for {@linkcode PidRegistry}. */
+export interface PidRegistryOptions {
+  /** procps `ps`. @default {PS_PATH} */
+  psPath?: string;
+  /** procps `kill`. @default {KILL_PATH} */
+  killPath?: string;
+}
+
+/** Options for {@linkcode PidRegistry.stopLeftovers}. */
+export interface StopLeftoversOptions {
+  /** Time between SIGTERM and SIGKILL. @default {5000} */
+  graceMs?: number;
+  /** Receives what was found and done. */
+  logger?: Logger;
+}
+
+/** What happened to one leftover of a previous instance. */
+export interface Leftover {
+  readonly pid: number;
+  readonly command: string;
+  /** "stopped" after SIGTERM, "killed" after SIGKILL, "alive" if it could not be stopped. */
+  readonly outcome: "stopped" | "killed" | "alive";
+}
+
+/** Between checks whether a signalled leftover is gone. */
+const POLL_MS = 50;
+
+const decoder = new TextDecoder();
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Pid files of the children a supervisor runs (`$EDGELLM_HOME/run/children/`), so that the
+ * next start can find children of an instance that was killed with SIGKILL and stop them.
+ * A pid file is trusted only while the process's start time and `argv[0]` match it: a pid
+ * reused by another process is never signalled.
+ *
+ * Deno refuses reads under `/proc` without `--allow-all`, and `Deno.kill` needs unrestricted
+ * `--allow-run`; so processes are inspected with procps `ps` and signalled with its `kill`.
+ */
+export class PidRegistry {
+  /** The folder of pid files. */
+  readonly dir: string;
+  readonly #ps: string;
+  readonly #kill: string;
+
+  /** Creates the folder if needed. */
+  constructor(dir: string, options: PidRegistryOptions = {}) {
+    this.dir = dir;
+    this.#ps = options.psPath ?? PS_PATH;
+    this.#kill = options.killPath ?? KILL_PATH;
+    Deno.mkdirSync(dir, { recursive: true });
+  }
+
+  /** Records a child that was just spawned. */
+  add(pid: number, command: string): void {
+    const record: ChildRecord = { pid, spawned_at: Date.now(), command, owner_pid: Deno.pid };
+    Deno.writeTextFileSync(join(this.dir, `${pid}.json`), JSON.stringify(record) + "\n");
+  }
+
+  /** Forgets a child that has exited. */
+  remove(pid: number): void {
+    try {
+      Deno.removeSync(join(this.dir, `${pid}.json`));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+  }
+
+  /** The records on disk; unreadable ones are deleted. */
+  list(): ChildRecord[] {
+    const records: ChildRecord[] = [];
+    for (const entry of Deno.readDirSync(this.dir)) {
+      if (!entry.isFile || !/^\d+\.json$/.test(entry.name)) continue;
+      const path = join(this.dir, entry.name);
+      try {
+        records.push(JSON.parse(Deno.readTextFileSync(path)));
+      } catch (error) {
+        if (!(error instanceof SyntaxError)) throw error;
+        Deno.removeSync(path);
+      }
+    }
+    return records;
+  }
+
+  /** Whether the record still names a live process: same start time and `argv[0]`. */
+  async isAlive(record: ChildRecord): Promise<boolean> {
+    const before = Date.now();
+    const { success, stdout } = await new Deno.Command(this.#ps, {
+      args: ["-o", "etimes=,args=", "-p", String(record.pid)],
+      clearEnv: true,
+      env: { LC_ALL: "C" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!success) return false; // no such process
+    const match = /^\s*(\d+)\s+(\S+)(?:\s+(\S+))?/.exec(decoder.decode(stdout));
+    if (match === null) return false;
+    // `etimes` is whole seconds at some instant while ps ran: the start lies between these.
+    const elapsedS = Number(match[1]);
+    const earliest = before - (elapsedS + 1) * 1000;
+    const latest = Date.now() - elapsedS * 1000;
+    const sameStart = record.spawned_at >= earliest && record.spawned_at <= latest + RECORD_LAG_MS;
+    // A script runs as "interpreter script …". A zombie shows "[name] <defunct>": no match.
+    return sameStart && (match[2] === record.command || match[3] === record.command);
+  }
+
+  async #signal(pid: number, name: "TERM" | "KILL"): Promise<void> {
+    const { success, stderr } = await new Deno.Command(this.#kill, {
+      args: ["-s", name, String(pid)],
+      clearEnv: true,
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!success) {
+      const reason = decoder.decode(stderr).trim() || "kill failed";
+      throw new Error(`Cannot send SIG${name} to pid ${pid}: ${reason}`);
+    }
+  }
+
+  async #waitGone(record: ChildRecord, ms: number): Promise<boolean> {
+    const deadline = Date.now() + ms;
+    while (await this.isAlive(record)) {
+      if (Date.now() >= deadline) return false;
+      await delay(POLL_MS);
+    }
+    return true;
+  }
+
+  async #stop(record: ChildRecord, graceMs: number, logger?: Logger): Promise<Leftover[]> {
+    if (!(await this.isAlive(record))) return [];
+    const { pid, command } = record;
+    logger?.warn("stopping a child left by a previous instance", { pid, command });
+    try {
+      await this.#signal(pid, "TERM");
+      if (await this.#waitGone(record, graceMs)) return [{ pid, command, outcome: "stopped" }];
+      await this.#signal(pid, "KILL");
+      if (await this.#waitGone(record, graceMs)) return [{ pid, command, outcome: "killed" }];
+    } catch (error) {
+      logger?.error("cannot stop a leftover child", { pid, command, error });
+    }
+    return [{ pid, command, outcome: "alive" }];
+  }
+
+  /**
+   * Stops the children a previous instance left behind (SIGTERM, `graceMs`, SIGKILL) and
+   * clears every pid file. Call it only while holding the supervisor lock, so the children of
+   * a live instance are never touched.
+   */
+  async stopLeftovers(options: StopLeftoversOptions = {}): Promise<Leftover[]> {
+    const { graceMs = 5000, logger } = options;
+    const results = await Promise.all(
+      this.list().map(async (record) => {
+        try {
+          return await this.#stop(record, graceMs, logger);
+        } finally {
+          this.remove(record.pid);
+        }
+      }),
+    );
+    return results.flat();
+  }
+}
