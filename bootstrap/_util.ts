@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { LN_PATHS } from "../src/permissions/mod.ts";
+import { LN_PATHS } from "../src/permissions/deno_flags.ts";
 
 /** Whether `error` says that a path does not exist. */
 export function isNotFound(error: unknown): boolean {

@@ -7,7 +7,7 @@ import { ChecksumMismatchError } from "./download.ts";
 import type { ModelSpec } from "./model_spec.ts";
 import { ModelNotBootstrappedError, planModel, type PlannedFile } from "./plan.ts";
 import { createProgress, type Progress } from "./progress.ts";
-import { sha256File } from "../src/natives/mod.ts";
+import { sha256File } from "../src/natives/sha256_file.ts";
 import { ContentHasher, expectedDigest, hashFilePrefix } from "./repo_file.ts";
 import { bootstrapPaths } from "./run_bootstrap.ts";
 import { loadState } from "./state_file.ts";
