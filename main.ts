@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { bootstrapCommand, bundleCommand } from "./bootstrap/mod.ts";
 import { runCli } from "./src/cli/mod.ts";
 import { serveCommand } from "./src/cli/serve_command.ts";
 import { versionCommand } from "./src/cli/version_command.ts";
@@ -14,6 +15,8 @@ import { statusCommand } from "./src/server/status_command.ts";
 
 /** Every subcommand, in the order `--help` lists them. */
 const COMMANDS = [
+  bootstrapCommand(),
+  bundleCommand(),
   serveCommand({ startHttp: serveHttp }),
   runCommand(),
   statusCommand(),

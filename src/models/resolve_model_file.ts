@@ -1,4 +1,5 @@
 import { isAbsolute, resolve } from "node:path";
+import { findHubModelFile } from "../../bootstrap/model_path.ts";
 import type { Config } from "../config/mod.ts";
 
 /** Raised when a configured model has no local file to run. */
@@ -22,7 +23,7 @@ export class ModelNotAvailableError extends Error {
  * @throws {ModelNotAvailableError} when the model has no local file.
  * @throws {RangeError} when `id` is not a configured model.
  */
-export function resolveModelFile(id: string, config: Config, _home: string): string {
+export function resolveModelFile(id: string, config: Config, home: string): string {
   const model = config.models[id];
   if (model === undefined) {
     throw new RangeError(
@@ -32,12 +33,18 @@ export function resolveModelFile(id: string, config: Config, _home: string): str
     );
   }
   if (model.path !== undefined) return model.path;
-  // The bootstrapper's resolver (bootstrap/mod.ts, on its way) plugs in here, with `_home`.
-  throw new ModelNotAvailableError(
-    id,
-    `Cannot resolve model "${id}" (hf_repo "${model.hf_repo}"): finding bootstrapped hub ` +
-      `files is not wired into this build yet; use a [models.${id}] path, or pass the .gguf file`,
-  );
+  const found = findHubModelFile({
+    repo: model.hf_repo as string,
+    revision: model.revision,
+    include: model.include,
+  }, home);
+  if (found.missing !== undefined) {
+    throw new ModelNotAvailableError(
+      id,
+      `Cannot resolve model "${id}": ${found.missing}; run \`edgellm bootstrap\``,
+    );
+  }
+  return found.path;
 }
 
 /**

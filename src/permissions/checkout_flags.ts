@@ -2,6 +2,7 @@ import { loadConfig, resolveConfigPath, resolveHome } from "../config/mod.ts";
 import { ConfigError } from "../config/mod.ts";
 import { fileURLToPath } from "node:url";
 import { bundleGrants } from "../natives/mod.ts";
+import type { ArgumentPaths } from "./argument_paths.ts";
 import { SPAWNER_WORKER_URL } from "../supervisor/spawner.ts";
 import { denoFlags } from "./deno_flags.ts";
 import { scopeForConfig } from "./scope.ts";
@@ -12,6 +13,8 @@ export interface CheckoutFlagsOptions {
   home?: string | undefined;
   /** `--config` given on the command line, if any. */
   config?: string | undefined;
+  /** Paths outside the home named on the command line (see `argumentPaths`). */
+  paths?: ArgumentPaths | undefined;
 }
 
 /**
@@ -39,5 +42,9 @@ export async function checkoutFlags(options: CheckoutFlagsOptions = {}): Promise
   });
   // A checkout loads the spawner Worker's module from disk; a compiled binary embeds it.
   const worker = fileURLToPath(SPAWNER_WORKER_URL);
-  return denoFlags({ ...scope, readPaths: [...(scope.readPaths ?? []), worker] });
+  return denoFlags({
+    ...scope,
+    readPaths: [...(scope.readPaths ?? []), worker, ...(options.paths?.readPaths ?? [])],
+    writePaths: options.paths?.writePaths ?? [],
+  });
 }

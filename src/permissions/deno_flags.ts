@@ -13,6 +13,8 @@ export interface PermissionScope {
   configFiles: readonly string[];
   /** Further read-only paths, e.g. the checkout's llama.cpp bundle. */
   readPaths?: readonly string[];
+  /** Further writable paths besides the home, e.g. a `bundle export --out` target. */
+  writePaths?: readonly string[];
   /** Absolute executables that may be spawned: the bundle's loader, `engine_path`s, `allow_commands`. */
   runPaths: readonly string[];
   /** Hub endpoint URLs whose hosts (and their download CDNs) may be reached. */
@@ -48,6 +50,13 @@ const HUGGING_FACE_CDN_HOSTS = [
  * as `setpriv --pdeathsig TERM -- <granted executable>`.
  */
 export const SETPRIV_PATH = "/usr/bin/setpriv";
+
+/**
+ * `ln`, for the bootstrapper's snapshot symlinks: Deno grants `Deno.symlink` only with
+ * unscoped read and write (a link's target is resolved later), so under scoped grants the
+ * link is made by `ln -s`. Both places, since run permissions match paths exactly.
+ */
+export const LN_PATHS = ["/usr/bin/ln", "/bin/ln"];
 
 /**
  * procps `kill` and `ps`: `Deno.kill` needs unrestricted `--allow-run`, and Deno 2.9 refuses
@@ -113,12 +122,12 @@ export function denoFlags(scope: PermissionScope): string[] {
     ...scope.configFiles,
     ...(scope.readPaths ?? []),
   ]);
-  const run = unique([...scope.runPaths, SETPRIV_PATH, KILL_PATH, PS_PATH]);
+  const run = unique([...scope.runPaths, SETPRIV_PATH, KILL_PATH, PS_PATH, ...LN_PATHS]);
   const net = unique([...LOOPBACK_HOSTS, ...WILDCARD_HOSTS, ...hubHosts(scope.hubEndpoints)]);
   const env = unique([...ENV_NAMES, ...(scope.envNames ?? [])]);
   return [
     `--allow-read=${read.join(",")}`,
-    `--allow-write=${scope.home}`,
+    `--allow-write=${unique([scope.home, ...(scope.writePaths ?? [])]).join(",")}`,
     `--allow-net=${net.join(",")}`,
     `--allow-run=${run.join(",")}`,
     `--allow-env=${env.join(",")}`,

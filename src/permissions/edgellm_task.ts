@@ -5,6 +5,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { argumentPaths } from "./argument_paths.ts";
 import { checkoutFlags } from "./checkout_flags.ts";
 
 const FORWARDED_SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
   const flags = await checkoutFlags({
     home: typeof values.home === "string" ? values.home : undefined,
     config: typeof values.config === "string" ? values.config : undefined,
+    paths: argumentPaths(args),
   });
   const mainPath = new URL("../../main.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { checkoutFlags } from "../../src/permissions/mod.ts";
+import { argumentPaths, checkoutFlags } from "../../src/permissions/mod.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -31,7 +31,11 @@ export interface EdgellmResult {
 
 async function command(args: readonly string[], options: EdgellmOptions) {
   const globals = ["--home", options.home, ...(options.config ? ["--config", options.config] : [])];
-  const flags = await checkoutFlags({ home: options.home, config: options.config });
+  const flags = await checkoutFlags({
+    home: options.home,
+    config: options.config,
+    paths: argumentPaths(args, options.cwd ?? options.home),
+  });
   return new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, MAIN, ...globals, ...args],
     cwd: options.cwd ?? options.home,

@@ -1,0 +1,31 @@
+/**
+ * The bootstrapper: fetches GGUF models from a Hugging Face hub (or a bundle or HF cache
+ * folder) into `$EDGELLM_HOME/hub` in the Hugging Face cache layout — resumable, verified,
+ * idempotent and safe to rerun from cron — and exports them for air-gapped devices.
+ *
+ * Other parts find a model's GGUF file through `resolveModelFile` (src/models), which calls
+ * {@linkcode findHubModelFile} for hub models, and may pass `onBytes` to
+ * {@linkcode runBootstrap} to count `bootstrap_bytes_total`.
+ *
+ * @module
+ */
+export { bootstrapCommand } from "./bootstrap_command.ts";
+export { bundleCommand } from "./bundle_command.ts";
+export { ChecksumMismatchError } from "./download.ts";
+export { DiskSpaceError } from "./disk_space.ts";
+export { exportBundle, type ExportBundleOptions, type ExportSummary } from "./export_bundle.ts";
+export { HubClient, type HubClientOptions } from "./hub_client.ts";
+export { LockBusyError } from "./lock.ts";
+export { type HubModelSpec, type ModelSpec, modelSpecs, type PathModelSpec } from "./model_spec.ts";
+export { findHubModelFile, type HubModelFile, type HubModelRef } from "./model_path.ts";
+export { ModelNotBootstrappedError } from "./plan.ts";
+export { UnsafePathError } from "./repo_path.ts";
+export { HubError } from "./retry.ts";
+export {
+  type BootstrapOptions,
+  bootstrapPaths,
+  type BootstrapSummary,
+  type ModelSummary,
+  planBootstrap,
+  runBootstrap,
+} from "./run_bootstrap.ts";

@@ -1,0 +1,78 @@
+import type { Config } from "../src/config/mod.ts";
+import { UsageError } from "../src/errors.ts";
+import { assertSafeRepoId, assertSafeRevision } from "./repo_path.ts";
+
+/** A model fetched from the hub. */
+export interface HubModelSpec {
+  readonly kind: "hub";
+  /** The `[models.<id>]` key, or the repo for an ad hoc `--hf-repo`. */
+  readonly id: string;
+  readonly repo: string;
+  /** Branch, tag or commit sha. */
+  readonly revision: string;
+  /** Globs over repo paths. */
+  readonly include: readonly string[];
+}
+
+/** A model that is a local file (`path = ...`): only checked to exist. */
+export interface PathModelSpec {
+  readonly kind: "path";
+  readonly id: string;
+  readonly path: string;
+}
+
+/** What a bootstrap works on. */
+export type ModelSpec = HubModelSpec | PathModelSpec;
+
+/** `--hf-repo ORG/NAME [--revision R] [--include GLOB]...`. */
+export interface AdHocModel {
+  hfRepo?: string | undefined;
+  revision?: string | undefined;
+  include?: readonly string[] | undefined;
+}
+
+/** The default `include` of an ad hoc model, as in `[models.*]`. */
+const DEFAULT_INCLUDE = ["*.gguf"];
+
+/**
+ * The models a bootstrap works on: the ad hoc `--hf-repo` when given, else every
+ * `[models.*]` of the configuration (optionally only `ids`).
+ *
+ * @throws {UsageError} for `--revision`/`--include` without `--hf-repo`, a bad repo id or
+ * revision, or an unknown id.
+ */
+export function modelSpecs(
+  config: Config,
+  options: AdHocModel & { ids?: readonly string[] | undefined } = {},
+): ModelSpec[] {
+  if (options.hfRepo === undefined) {
+    if (options.revision !== undefined || options.include?.length) {
+      throw new UsageError("Cannot use --revision or --include without --hf-repo ORG/NAME");
+    }
+    const ids = options.ids?.length ? options.ids : Object.keys(config.models);
+    return ids.map((id) => {
+      const model = config.models[id];
+      if (!model) {
+        const known = Object.keys(config.models).map((m) => `"${m}"`).join(", ") || "none";
+        throw new UsageError(`Cannot find model "${id}" in the configuration (defined: ${known})`);
+      }
+      if (model.path !== undefined) return { kind: "path", id, path: model.path };
+      return {
+        kind: "hub",
+        id,
+        repo: model.hf_repo as string,
+        revision: model.revision,
+        include: model.include,
+      };
+    });
+  }
+  const revision = options.revision ?? "main";
+  try {
+    assertSafeRepoId(options.hfRepo);
+    assertSafeRevision(revision);
+  } catch (error) {
+    throw new UsageError(`Cannot use --hf-repo/--revision: ${(error as Error).message}`);
+  }
+  const include = options.include?.length ? options.include : DEFAULT_INCLUDE;
+  return [{ kind: "hub", id: options.hfRepo, repo: options.hfRepo, revision, include }];
+}
