@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { dirname, join, relative } from "node:path";
 import { parseArgs } from "node:util";
 import { HubStore } from "../bootstrap/store.ts";
+import { freePort } from "../src/supervisor/probe.ts";
 import { tinyModelBytes } from "../tests/_util/tiny_model.ts";
 
 const REPO_ROOT = join(import.meta.dirname ?? ".", "..");
@@ -92,13 +93,6 @@ health = { interval_ms = 500, startup_timeout_s = 60 }
 `;
 }
 
-async function freePort(): Promise<number> {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
-
 /** Polls `/ready` until it answers 200, failing early if `serve` exits. */
 async function waitUntilReady(base: string, serve: Deno.ChildProcess): Promise<void> {
   let exited: number | undefined;
@@ -141,7 +135,7 @@ async function main(): Promise<void> {
   const home = join(values.dir, "home");
   const source = join(home, "import", "hub");
   const config = join(home, "edgellm.toml");
-  const port = Number(values.port) || await freePort();
+  const port = Number(values.port) || freePort();
   const token = crypto.randomUUID();
   const base = `http://127.0.0.1:${port}`;
   const cli = ["edgellm", "--home", home, "--config", config];
