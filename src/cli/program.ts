@@ -21,8 +21,18 @@ export function withContext<O>(
   };
 }
 
+/**
+ * Commander decides on colours by reading `FORCE_COLOR`/`CLICOLOR_FORCE` from the environment,
+ * which the product's `--allow-env` allow-list refuses; answer from the terminal instead.
+ */
+const OUTPUT_COLORS = {
+  getOutHasColors: () => Deno.stdout.isTerminal() && Deno.env.get("NO_COLOR") === undefined,
+  getErrHasColors: () => Deno.stderr.isTerminal() && Deno.env.get("NO_COLOR") === undefined,
+};
+
 function applyToAll(command: Command): void {
   command.exitOverride();
+  command.configureOutput(OUTPUT_COLORS);
   command.showHelpAfterError("(add --help for usage)");
   for (const sub of command.commands) applyToAll(sub);
 }

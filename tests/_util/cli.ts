@@ -40,7 +40,7 @@ async function command(args: readonly string[], options: EdgellmOptions) {
     args: ["run", ...flags, MAIN, ...globals, ...args],
     cwd: options.cwd ?? options.home,
     clearEnv: true,
-    env: { NO_COLOR: "1", ...options.env },
+    env: options.env ?? {},
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
