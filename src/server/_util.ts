@@ -12,7 +12,7 @@ export function parseJsonBody(text: string): unknown {
     throw new HttpError(
       400,
       "bad_request",
-      `Cannot parse the request body as JSON: ${(error as Error).message}`,
+      `Cannot parse the request body as JSON: ${(error as Error).message}; send a JSON object`,
     );
   }
 }

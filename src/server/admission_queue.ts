@@ -34,6 +34,19 @@ interface Waiter {
   resolve: (release: Release) => void;
 }
 
+function checkLimits(limits: Pick<AdmissionQueueOptions, "slots" | "maxQueue">): void {
+  if (!Number.isInteger(limits.slots) || limits.slots < 1) {
+    throw new RangeError(
+      `Cannot size the queue: slots must be an integer >= 1, got ${limits.slots}; pass parallel >= 1`,
+    );
+  }
+  if (!Number.isInteger(limits.maxQueue) || limits.maxQueue < 0) {
+    throw new RangeError(
+      `Cannot size the queue: maxQueue must be an integer >= 0, got ${limits.maxQueue}; pass max_queue >= 0`,
+    );
+  }
+}
+
 /**
  * The admission queue in front of one runtime: at most `slots` requests run, at most
  * `maxQueue` wait in arrival order, and the rest are refused. Waiting here rather than in
@@ -54,25 +67,36 @@ interface Waiter {
  * ```
  */
 export class AdmissionQueue {
-  readonly #slots: number;
-  readonly #maxQueue: number;
+  #slots: number;
+  #maxQueue: number;
   readonly #name: string;
   #active = 0;
   readonly #waiters: Waiter[] = [];
 
   /** Constructs a new instance. @throws {RangeError} when `slots` < 1 or `maxQueue` < 0. */
   constructor(options: AdmissionQueueOptions) {
-    if (!Number.isInteger(options.slots) || options.slots < 1) {
-      throw new RangeError(`Cannot create a queue: slots must be >= 1, got ${options.slots}`);
-    }
-    if (!Number.isInteger(options.maxQueue) || options.maxQueue < 0) {
-      throw new RangeError(
-        `Cannot create a queue: maxQueue must be >= 0, got ${options.maxQueue}`,
-      );
-    }
+    checkLimits(options);
     this.#slots = options.slots;
     this.#maxQueue = options.maxQueue;
     this.#name = options.name ?? "runtime";
+  }
+
+  /**
+   * Applies new limits (a reload changed `parallel` or `max_queue`) without losing anyone:
+   * more slots admit waiters at once, in order; fewer slots take effect as running requests
+   * end; a smaller queue refuses newcomers until the waiters already in it are under the
+   * new limit.
+   *
+   * @throws {RangeError} when `slots` < 1 or `maxQueue` < 0.
+   */
+  resize(limits: Pick<AdmissionQueueOptions, "slots" | "maxQueue">): void {
+    checkLimits(limits);
+    this.#slots = limits.slots;
+    this.#maxQueue = limits.maxQueue;
+    while (this.#active < this.#slots && this.#waiters.length > 0) {
+      this.#active++;
+      this.#waiters.shift()!.resolve(this.#releaser());
+    }
   }
 
   /** Requests holding a slot. */
@@ -129,7 +153,8 @@ export class AdmissionQueue {
     return () => {
       if (released) return;
       released = true;
-      const next = this.#waiters.shift();
+      // After a resize to fewer slots, the slot goes away rather than to the next waiter.
+      const next = this.#active <= this.#slots ? this.#waiters.shift() : undefined;
       // The slot passes straight to the next waiter, so `active` never dips and a newcomer
       // cannot overtake someone who waited.
       if (next) next.resolve(this.#releaser());

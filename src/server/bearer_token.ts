@@ -29,7 +29,9 @@ const BEARER = /^Bearer +(\S+) *$/i;
  * ```
  */
 export function bearerToken(options: BearerTokenOptions): MiddlewareHandler {
-  if (options.token === "") throw new TypeError("Cannot require a bearer token: it is empty");
+  if (options.token === "") {
+    throw new TypeError("Cannot require a bearer token: it is empty; pass a non-empty token");
+  }
   const expected = digest(options.token);
   const publicPaths = new Set(options.publicPaths ?? []);
   return async function bearerToken(c, next) {
@@ -40,8 +42,8 @@ export function bearerToken(options: BearerTokenOptions): MiddlewareHandler {
         401,
         "unauthorized",
         given === undefined
-          ? 'Cannot authorize the request: send the token as "Authorization: Bearer <token>"'
-          : "Cannot authorize the request: the bearer token is wrong",
+          ? 'Cannot authorize the request: it carries no bearer token; send "Authorization: Bearer <token>"'
+          : "Cannot authorize the request: the bearer token is wrong; send the one the server's token_env variable holds",
         { headers: { "WWW-Authenticate": 'Bearer realm="edgellm"' } },
       );
     }

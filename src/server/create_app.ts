@@ -1,6 +1,8 @@
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
+import type { Config } from "../config/mod.ts";
+import type { Logger } from "../log/mod.ts";
 import { RuntimeNotFoundError } from "../supervisor/errors.ts";
 import type { JobSnapshot, RuntimeSnapshot } from "../supervisor/types.ts";
 import { VERSION } from "../version.ts";
@@ -22,6 +24,44 @@ const LogsQuerySchema = z.object({
   follow: z.enum(["0", "1", "true", "false"]).default("0"),
 });
 
+/** What the app derives from one configuration, once per configuration in use. */
+interface Settings {
+  readonly config: Config;
+  /** The bearer token check, `undefined` when the configuration names no token. */
+  readonly auth: MiddlewareHandler | undefined;
+  readonly bodyLimit: MiddlewareHandler;
+}
+
+function settingsOf(config: Config, token: string | undefined): Settings {
+  const { server } = config;
+  const publicPaths = ["/health", "/ready", ...(server.metrics_public ? ["/metrics"] : [])];
+  return {
+    config,
+    auth: token === undefined ? undefined : bearerToken({ token, publicPaths }),
+    bodyLimit: bodyLimit({
+      maxSize: server.max_body_bytes,
+      onError: () => {
+        throw new HttpError(
+          413,
+          "payload_too_large",
+          `Cannot accept the request: the body is larger than ${server.max_body_bytes} bytes (max_body_bytes); send less or raise max_body_bytes`,
+        );
+      },
+    }),
+  };
+}
+
+/** The listening socket stays where it was bound: a reload cannot move it. */
+function warnRebindNeeded(from: Config, to: Config, logger: Logger): void {
+  for (const key of ["host", "port"] as const) {
+    if (from.server[key] === to.server[key]) continue;
+    logger.warn(`server.${key} changed: it applies only when edgellm serve restarts`, {
+      from: from.server[key],
+      to: to.server[key],
+    });
+  }
+}
+
 function runtimeOr404(supervisor: RuntimeSupervisor, id: string): RuntimeSnapshot {
   const snapshot = supervisor.get(id);
   if (snapshot) return snapshot;
@@ -33,7 +73,7 @@ function jobOr404(job: JobSnapshot | undefined, id: string): JobSnapshot {
   throw new HttpError(
     404,
     "not_found",
-    `Cannot find job "${id}" (finished jobs are forgotten after a while)`,
+    `Cannot find job "${id}": there is no such job, or it ended long enough ago to be forgotten; submit it again to rerun it`,
   );
 }
 
@@ -54,7 +94,9 @@ async function scrapeRuntime(id: string, base: URL): Promise<ScrapedMetrics | un
 }
 
 /**
- * Builds the HTTP endpoint (PRODUCT.md "HTTP") as a Hono app; it does not listen. Routes:
+ * Builds the HTTP endpoint (PRODUCT.md "HTTP") as a Hono app; it does not listen. It reads the
+ * configuration from `supervisor.config()` for every request, so a reload (SIGHUP) changes its
+ * limits, token and queues from the next request on. Routes:
  * `/health` and `/ready` (public), `/v1/models` and the proxied OpenAI routes, the runtime
  * matrix, controls and logs under `/runtimes`, `/events` (SSE), one-shot `/jobs`, and
  * `/metrics` (public when `metrics_public`); the bearer token guards everything else. Every
@@ -62,15 +104,25 @@ async function scrapeRuntime(id: string, base: URL): Promise<ScrapedMetrics | un
  *
  * @example
  * ```ts
- * const app = createApp({ supervisor, config, token, logger });
+ * const app = createApp({ supervisor, token: readServerToken, logger });
  * Deno.serve({ hostname: "127.0.0.1", port: 8080 }, app.fetch);
  * ```
  */
 export function createApp(deps: ServerDeps): Hono {
-  const { supervisor, config, logger } = deps;
+  const { supervisor, logger } = deps;
   const shutdown = deps.signal ?? new AbortController().signal;
   const startedMs = Date.now();
   const createdS = Math.floor(startedMs / 1000);
+  let settings: Settings | undefined;
+  /** The settings of the configuration in use, derived again after a reload. */
+  function current(): Settings {
+    const config = supervisor.config();
+    if (settings?.config === config) return settings;
+    if (settings !== undefined) warnRebindNeeded(settings.config, config, logger);
+    settings = settingsOf(config, deps.token(config.server));
+    return settings;
+  }
+  current();
   const metrics = new ServerMetrics({
     runtimes: () => supervisor.list(),
     // Read at scrape time, after `proxy` below exists.
@@ -79,35 +131,18 @@ export function createApp(deps: ServerDeps): Hono {
   });
   const proxy: InferenceProxy = new InferenceProxy({
     supervisor,
-    slots: (id) => config.runtimes[id]?.parallel ?? 1,
-    maxQueue: config.server.max_queue,
-    timeoutMs: config.server.request_timeout_s * 1000,
+    config: () => current().config,
     metrics,
   });
 
   const app = new Hono();
   app.use("*", requestMetrics(metrics));
-  if (deps.token !== undefined) {
-    const publicPaths = [
-      "/health",
-      "/ready",
-      ...(config.server.metrics_public ? ["/metrics"] : []),
-    ];
-    app.use("*", bearerToken({ token: deps.token, publicPaths }));
-  }
-  app.use(
-    "*",
-    bodyLimit({
-      maxSize: config.server.max_body_bytes,
-      onError: () => {
-        throw new HttpError(
-          413,
-          "payload_too_large",
-          `Cannot accept the request: the body is larger than ${config.server.max_body_bytes} bytes (max_body_bytes)`,
-        );
-      },
-    }),
-  );
+  app.use("*", async (c, next) => {
+    const { auth } = current();
+    if (auth === undefined) await next();
+    else await auth(c, next);
+  });
+  app.use("*", (c, next) => current().bodyLimit(c, next));
 
   app.get("/health", (c) =>
     c.json({
@@ -209,7 +244,11 @@ export function createApp(deps: ServerDeps): Hono {
 
   app.notFound((c) =>
     errorResponse(
-      new HttpError(404, "not_found", `Cannot find ${c.req.method} ${c.req.path}`),
+      new HttpError(
+        404,
+        "not_found",
+        `Cannot find "${c.req.method} ${c.req.path}": there is no such route; see "HTTP" in the product documentation for the routes`,
+      ),
       c.req.path,
     )
   );

@@ -105,20 +105,27 @@ export function toHttpError(error: unknown): HttpError {
     return new HttpError(
       400,
       "bad_request",
-      `Cannot accept the request: ${describeIssues(error)}`,
-      {
-        cause: error,
-      },
+      `Cannot accept the request: ${describeIssues(error)}; fix these fields and send it again`,
+      { cause: error },
     );
   }
   if (error instanceof HTTPException) {
     const status = error.status as ContentfulStatusCode;
     const code = CODE_OF_STATUS[status] ?? "internal_error";
-    return new HttpError(status, code, error.message || `HTTP ${status}`, { cause: error });
+    return new HttpError(
+      status,
+      code,
+      error.message ||
+        `Cannot answer the request: it failed with HTTP ${status}; see the server's log`,
+      { cause: error },
+    );
   }
-  return new HttpError(500, "internal_error", "Internal error; see the server log", {
-    cause: error,
-  });
+  return new HttpError(
+    500,
+    "internal_error",
+    "Cannot answer the request: an internal error happened; see the server's log",
+    { cause: error },
+  );
 }
 
 /** `error.type` of the OpenAI envelope, which its SDKs expose to callers. */

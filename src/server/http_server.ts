@@ -1,4 +1,4 @@
-import type { Config } from "../config/mod.ts";
+import type { Config, ServerConfig } from "../config/mod.ts";
 import { CliError, ExitCode, UsageError } from "../errors.ts";
 import type { Logger } from "../log/mod.ts";
 import { createApp } from "./create_app.ts";
@@ -117,7 +117,10 @@ export async function startHttpServer(
 
 /** Options for {@linkcode serveHttp}: what `edgellm serve` hands its HTTP half. */
 export interface ServeHttpOptions {
-  /** The validated configuration. */
+  /**
+   * The validated configuration serve started with: the token the bind is checked against.
+   * Later ones come from `supervisor.config()` (a reload).
+   */
   readonly config: Config;
   /** `--host`, else `[server] host`. */
   readonly host: string;
@@ -146,14 +149,29 @@ export async function serveHttp(
 ): Promise<void> {
   const { config, host, port, signal } = options;
   const token = readServerToken(config.server);
+  const insecure = options.insecure ?? false;
   assertSafeBind(host, token, {
-    insecure: options.insecure ?? false,
+    insecure,
     tokenEnv: config.server.token_env,
   });
   const logger = options.logger.child({ component: "http" });
+  let inUse = token;
+  /** The token of a reloaded configuration; one that would open a network bind is refused. */
+  const reloadedToken = (server: ServerConfig): string | undefined => {
+    const next = readServerToken(server);
+    if (next === undefined && inUse !== undefined && !insecure && !isLoopbackHost(host)) {
+      logger.error(
+        `Cannot drop the token: ${server.token_env} (server.token_env) is unset and "${host}" ` +
+          "is not loopback; the previous token stays; set the variable and restart, or restart with --insecure",
+      );
+      return inUse;
+    }
+    inUse = next;
+    return next;
+  };
   let server: HttpServer;
   try {
-    server = await startHttpServer({ supervisor, config, token, logger, signal }, {
+    server = await startHttpServer({ supervisor, token: reloadedToken, logger, signal }, {
       hostname: unbracket(host),
       port,
     });
@@ -167,7 +185,8 @@ export async function serveHttp(
     }
     if (error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.AddrNotAvailable) {
       throw new UsageError(
-        `Cannot listen on "${host}": use a loopback address, or 0.0.0.0 / :: for every interface`,
+        `Cannot listen on "${host}": the address is not one of this machine's, or not allowed; ` +
+          "use a loopback address, or 0.0.0.0 / :: for every interface",
         { cause: error },
       );
     }

@@ -1,9 +1,10 @@
 import { z } from "zod";
+import type { Config } from "../config/mod.ts";
 import type { RuntimeSnapshot } from "../supervisor/types.ts";
 import { parseJsonBody } from "./_util.ts";
 import { AdmissionQueue, QueueFullError, type Release } from "./admission_queue.ts";
 import { HttpError, NOT_READY_RETRY_AFTER_S } from "./http_error.ts";
-import { observeBody } from "./observe_body.ts";
+import { observeEventStream } from "./observe_event_stream.ts";
 import type { RuntimeSupervisor } from "./server_deps.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 
@@ -49,12 +50,13 @@ const TAIL_BYTES = 4096;
 export interface InferenceProxyOptions {
   /** Knows the runtimes and where their ready llama-servers listen. */
   supervisor: Pick<RuntimeSupervisor, "list" | "upstream">;
-  /** llama-server slots of a runtime (its `parallel`); requests beyond wait in the queue. */
-  slots: (runtime: string) => number;
-  /** Requests that may wait per runtime (`max_queue`). */
-  maxQueue: number;
-  /** Deadline of a whole request, queueing included (`request_timeout_s`). */
-  timeoutMs: number;
+  /**
+   * The configuration in use, read for every request, so a reload applies to the next one:
+   * each runtime's `parallel` (its llama-server slots; requests beyond wait in the queue),
+   * `max_queue` (requests that may wait per runtime) and `request_timeout_s` (the deadline
+   * of a whole request, queueing and the answer's body included).
+   */
+  config: () => Config;
   /** Where the proxy counts its work. */
   metrics: ServerMetrics;
 }
@@ -68,6 +70,22 @@ export interface ProxiedResponse {
 }
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+function deadlineMessage(timeoutMs: number): string {
+  return `Cannot answer in time: the request passed its deadline of ${
+    timeoutMs / 1000
+  } s (request_timeout_s); ask for fewer tokens or raise request_timeout_s`;
+}
+
+/**
+ * The event that ends a stream whose deadline passed after its first bytes went out, in
+ * llama-server's own shape for an error in a stream (which OpenAI's SDKs raise).
+ */
+function deadlineEvent(timeoutMs: number): Uint8Array {
+  const error = { code: 504, type: "server_error", message: deadlineMessage(timeoutMs) };
+  return encoder.encode(`data: ${JSON.stringify({ error })}\n\n`);
+}
 
 function isEventStream(response: Response): boolean {
   return response.headers.get("content-type")?.startsWith("text/event-stream") ?? false;
@@ -102,17 +120,27 @@ export class InferenceProxy {
     return this.#queues.get(runtime)?.waiting ?? 0;
   }
 
-  #queue(runtime: string): AdmissionQueue {
-    let queue = this.#queues.get(runtime);
-    if (!queue) {
-      queue = new AdmissionQueue({
-        slots: this.#options.slots(runtime),
-        maxQueue: this.#options.maxQueue,
-        name: runtime,
-      });
-      this.#queues.set(runtime, queue);
+  /** The runtime's queue, sized by the configuration in use (a reload may have changed it). */
+  #queue(runtime: string, config: Config): AdmissionQueue {
+    const parallel = config.runtimes[runtime]?.parallel;
+    if (parallel === undefined) {
+      // Ready a moment ago, but the reload being applied removes it.
+      throw new HttpError(
+        503,
+        "runtime_not_ready",
+        `Cannot proxy the request: runtime "${runtime}" is being removed from the configuration; retry later or name another runtime`,
+        { headers: { "Retry-After": String(NOT_READY_RETRY_AFTER_S) } },
+      );
     }
-    return queue;
+    const limits = { slots: parallel, maxQueue: config.server.max_queue };
+    const queue = this.#queues.get(runtime);
+    if (queue) {
+      queue.resize(limits);
+      return queue;
+    }
+    const created = new AdmissionQueue({ ...limits, name: runtime });
+    this.#queues.set(runtime, created);
+    return created;
   }
 
   /**
@@ -129,7 +157,7 @@ export class InferenceProxy {
       throw new HttpError(
         400,
         "bad_request",
-        `Cannot route the request: "model" is required, naming one of the runtimes ${ids}`,
+        `Cannot route the request: it names no "model" and several runtimes serve; set "model" to one of ${ids}`,
       );
     }
     if (runtimes.some((r) => r.id === model)) return model;
@@ -138,7 +166,7 @@ export class InferenceProxy {
       throw new HttpError(
         404,
         "model_not_found",
-        `Cannot route the request: no runtime or model is called "${model}" (runtimes: ${ids})`,
+        `Cannot route the request: no runtime or model is called "${model}"; set "model" to one of the runtimes ${ids}`,
       );
     }
     const rank = (r: RuntimeSnapshot) => (r.state === "ready" ? 0 : 1e9) + this.queueDepth(r.id);
@@ -163,8 +191,10 @@ export class InferenceProxy {
    * @throws {HttpError} 400 for a body that is not JSON or lacks what the endpoint needs,
    * 404 for an unknown model, 503 when the runtime is not ready.
    * @throws {QueueFullError} when the runtime's queue is full.
-   * @throws {DOMException} `TimeoutError` when the deadline passes before llama-server
-   * answers, or the request signal's reason when the client leaves.
+   * @throws {DOMException} `TimeoutError` when the deadline passes before the answer's
+   * headers could go out (a JSON answer is read whole first), or the request signal's
+   * reason when the client leaves. A deadline passing during a stream ends it with an SSE
+   * error event instead (see `design.md`).
    */
   async forward(request: Request, endpoint: InferenceEndpoint): Promise<ProxiedResponse> {
     const started = performance.now();
@@ -175,7 +205,11 @@ export class InferenceProxy {
     // Refuse at once when the runtime is down, rather than after queueing.
     this.#upstream(runtime);
 
-    const { metrics, timeoutMs } = this.#options;
+    const { metrics } = this.#options;
+    const config = this.#options.config();
+    const timeoutMs = config.server.request_timeout_s * 1000;
+    // Sized before the deadline starts: a runtime a reload is removing is refused at once.
+    const queue = this.#queue(runtime, config);
     // One controller for both reasons to stop: the client left, or the deadline passed.
     const upstreamAbort = new AbortController();
     const { signal } = upstreamAbort;
@@ -183,18 +217,14 @@ export class InferenceProxy {
     request.signal.addEventListener("abort", onClientGone, { once: true });
     if (request.signal.aborted) onClientGone();
     let timedOut = false;
+    let release: Release | undefined;
     const timer = setTimeout(() => {
       timedOut = true;
-      upstreamAbort.abort(
-        new DOMException(
-          `Cannot answer in time: the request took longer than ${
-            timeoutMs / 1000
-          } s (request_timeout_s)`,
-          "TimeoutError",
-        ),
-      );
+      upstreamAbort.abort(new DOMException(deadlineMessage(timeoutMs), "TimeoutError"));
+      // llama-server drops the generation with the connection: its slot is free now, even
+      // if the client is slow to read the end of the stream.
+      release?.();
     }, timeoutMs);
-    let release: Release | undefined;
     const finish = (tail: Uint8Array) => {
       clearTimeout(timer);
       request.signal.removeEventListener("abort", onClientGone);
@@ -204,7 +234,7 @@ export class InferenceProxy {
     let upstream: Response;
     let whole: Uint8Array<ArrayBuffer> | undefined;
     try {
-      release = await this.#queue(runtime).acquire({ signal });
+      release = await queue.acquire({ signal });
       // The runtime may have gone down while the request waited.
       const base = this.#upstream(runtime);
       upstream = await fetch(new URL(INFERENCE_PATHS[endpoint], base), {
@@ -246,8 +276,10 @@ export class InferenceProxy {
       return { response: new Response(whole ?? null, init), done: Promise.resolve() };
     }
     const { promise: done, resolve } = Promise.withResolvers<void>();
-    const observed = observeBody(upstream.body, {
+    const observed = observeEventStream(upstream.body, {
       tailBytes: TAIL_BYTES,
+      // The headers went out: the client learns of the deadline from a last event.
+      lastEvent: () => timedOut ? deadlineEvent(timeoutMs) : undefined,
       onFirstChunk: () =>
         metrics.observeTimeToFirstToken(runtime, (performance.now() - started) / 1000),
       onEnd: (tail) => {

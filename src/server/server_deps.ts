@@ -1,4 +1,4 @@
-import type { Config } from "../config/mod.ts";
+import type { Config, ServerConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { JobSnapshot, LogLine, RuntimeEvent, RuntimeSnapshot } from "../supervisor/types.ts";
 
@@ -20,6 +20,12 @@ export interface JobControl {
  * structurally; tests may pass anything that keeps the same contract.
  */
 export interface RuntimeSupervisor {
+  /**
+   * The configuration in use: the one it started with, then each one a reload accepted.
+   * Read for every request, so `[server]` limits, the token and each runtime's `parallel`
+   * follow SIGHUP.
+   */
+  config(): Config;
   /** The runtime matrix, in configuration order. Never blocks. */
   list(): readonly RuntimeSnapshot[];
   /** One runtime's row, or `undefined` for an unknown id. */
@@ -52,10 +58,12 @@ export interface RuntimeSupervisor {
 export interface ServerDeps {
   /** The runtimes behind the endpoint. */
   supervisor: RuntimeSupervisor;
-  /** The validated configuration (`[server]` limits, each runtime's `parallel` slots). */
-  config: Config;
-  /** The bearer token clients must send; `undefined` serves without one (loopback only). */
-  token?: string | undefined;
+  /**
+   * The bearer token clients must send under a configuration's `[server]` (e.g.
+   * {@linkcode import("./server_token.ts").readServerToken}); `undefined` serves without
+   * one. Called once for each configuration the supervisor puts in use.
+   */
+  token: (server: ServerConfig) => string | undefined;
   /** Where request failures are logged. */
   logger: Logger;
   /** Aborting it ends every open event and log stream, so a graceful shutdown can finish. */

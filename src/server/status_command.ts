@@ -90,7 +90,7 @@ export async function fetchStatus(
     throw new CliError(
       `Cannot reach edgellm at "${url}": ${
         (error as Error).message
-      }. Is "edgellm serve" running there?`,
+      }; check that "edgellm serve" runs there, or pass its --url`,
       ExitCode.TempFail,
       { cause: error },
     );
@@ -105,23 +105,26 @@ export async function fetchStatus(
   }
   if (!response.ok) {
     throw new CliError(
-      `Cannot read the runtime matrix at "${url}": HTTP ${response.status}: ${text.slice(0, 200)}`,
+      `Cannot read the runtime matrix at "${url}": it answered HTTP ${response.status}: ` +
+        `${text.slice(0, 200)}; see the server's log`,
       ExitCode.Failed,
     );
   }
+  const notMatrix = (what: string, cause?: unknown) =>
+    new CliError(
+      `Cannot read the runtime matrix at "${url}": ${what}; check that --url names an edgellm server`,
+      ExitCode.Failed,
+      cause === undefined ? undefined : { cause },
+    );
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch {
-    json = undefined;
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+    throw notMatrix(`the answer is not JSON (${error.message})`, error);
   }
   const parsed = MatrixSchema.safeParse(json);
-  if (!parsed.success) {
-    throw new CliError(
-      `Cannot read the runtime matrix at "${url}": the answer is not an edgellm runtime matrix`,
-      ExitCode.Failed,
-    );
-  }
+  if (!parsed.success) throw notMatrix("the answer is not an edgellm runtime matrix", parsed.error);
   return parsed.data.runtimes;
 }
 

@@ -18,6 +18,7 @@
  * | `subscribe(listener): () => void` | every {@linkcode RuntimeEvent}, synchronously, in order | `GET /events` |
  * | `logs(id, { tail }): LogLine[]` | recent lines | `GET /runtimes/:id/logs` |
  * | `follow(id, { signal }): AsyncIterableIterator<LogLine>` | new lines as they come, until aborted | `…/logs?follow=1` |
+ * | `config(): Config` | the configuration in use (the last reload accepted) | limits, token |
  * | `reload(config): Promise<ReloadPlan>` | apply a new configuration; throws `ConfigError` and changes nothing if it cannot run | SIGHUP |
  * | `shutdown(): Promise<void>` | cancel jobs, stop runtimes within their grace, release the lock | SIGTERM |
  * | `jobs.submit(body): Promise<JobSnapshot>` | validate and queue; throws {@linkcode InvalidJobError} (400) | `POST /jobs` |

@@ -131,6 +131,7 @@ export class Supervisor {
   #serial: Promise<unknown> = Promise.resolve();
   #closed = false;
   #shutdown: Promise<void> | undefined;
+  #config: Config;
   readonly #jobsDir: string;
 
   /** Use {@linkcode createSupervisor}. */
@@ -142,6 +143,7 @@ export class Supervisor {
     this.#options = options;
     this.#lock = held.lock;
     this.#registry = held.registry;
+    this.#config = prepared.config;
     this.#spawner = this.#newSpawner(prepared);
     this.#effects = {
       spawn: (request) => this.#spawner.spawn(request),
@@ -214,6 +216,15 @@ export class Supervisor {
         r.start("auto_start")
       ),
     );
+  }
+
+  /**
+   * The configuration in use: the one it was created with, then the last one a reload
+   * accepted (from the moment the reload starts applying it). The HTTP endpoint reads its
+   * limits here, so SIGHUP reaches it too.
+   */
+  config(): Config {
+    return this.#config;
   }
 
   /** Every runtime's snapshot, in configuration order. */
@@ -315,6 +326,7 @@ export class Supervisor {
       });
       const current = new Map([...this.#runtimes].map(([id, runtime]) => [id, runtime.spec]));
       const plan = planReload(current, prepared.runtimes);
+      this.#config = prepared.config;
       this.#options.logger?.info("reloading the configuration", { ...plan });
       if (prepared.runPaths.join("\n") !== this.#spawner.run.join("\n")) {
         // Children of the old spawner keep their handles; it retires when the last one exits.

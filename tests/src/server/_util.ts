@@ -38,6 +38,17 @@ export class ManualSupervisor implements RuntimeSupervisor {
   readonly #logListeners = new Set<(entry: [string, LogLine]) => void>();
   /** `"<action> <id>"` for every start/stop/restart, in order. */
   readonly calls: string[] = [];
+  #config: Config;
+
+  /** A supervisor of no runtimes yet, using `config`. */
+  constructor(config: Config = testConfig()) {
+    this.#config = config;
+  }
+
+  /** Puts `config` in use, as an accepted reload does (runtimes are added by hand). */
+  reload(config: Config): void {
+    this.#config = config;
+  }
 
   /** Adds a runtime in state `stopped` (or `ready` at `upstream` when given). */
   add(id: string, model: string, upstream?: URL, autoStart = true): void {
@@ -101,6 +112,9 @@ export class ManualSupervisor implements RuntimeSupervisor {
     return runtime;
   }
 
+  config(): Config {
+    return this.#config;
+  }
   list(): RuntimeSnapshot[] {
     return [...this.#runtimes.values()].map((r) => r.snapshot);
   }

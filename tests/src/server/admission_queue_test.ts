@@ -86,3 +86,58 @@ Deno.test("AdmissionQueue constructor throws RangeError for zero slots", () => {
   assert.throws(() => new AdmissionQueue({ slots: 0, maxQueue: 1 }), RangeError);
   assert.throws(() => new AdmissionQueue({ slots: 1, maxQueue: -1 }), RangeError);
 });
+
+Deno.test("AdmissionQueue.resize() to more slots admits waiters at once, in arrival order", async () => {
+  const queue = new AdmissionQueue({ slots: 1, maxQueue: 3 });
+  await queue.acquire();
+  const order: string[] = [];
+  const a = queue.acquire().then((release) => (order.push("a"), release));
+  const b = queue.acquire().then((release) => (order.push("b"), release));
+  const c = queue.acquire().then((release) => (order.push("c"), release));
+  await settle();
+  queue.resize({ slots: 3, maxQueue: 3 });
+  await Promise.all([a, b]);
+  await settle();
+  assert.deepEqual(order, ["a", "b"]);
+  assert.equal(queue.active, 3);
+  assert.equal(queue.waiting, 1);
+  (await a)();
+  (await c)();
+  assert.deepEqual(order, ["a", "b", "c"]);
+});
+
+Deno.test("AdmissionQueue.resize() to fewer slots keeps running requests and admits no one until under the limit", async () => {
+  const queue = new AdmissionQueue({ slots: 2, maxQueue: 2 });
+  const first = await queue.acquire();
+  const second = await queue.acquire();
+  let admitted = false;
+  const waiter = queue.acquire().then((release) => (admitted = true, release));
+  queue.resize({ slots: 1, maxQueue: 2 });
+  first();
+  await settle();
+  assert.equal(admitted, false);
+  assert.equal(queue.active, 1);
+  second();
+  (await waiter)();
+  assert.equal(queue.active, 0);
+});
+
+Deno.test("AdmissionQueue.resize() to a shorter queue keeps the waiters and refuses newcomers", async () => {
+  const queue = new AdmissionQueue({ slots: 1, maxQueue: 2 });
+  const release = await queue.acquire();
+  const a = queue.acquire();
+  const b = queue.acquire();
+  queue.resize({ slots: 1, maxQueue: 1 });
+  await assert.rejects(queue.acquire(), QueueFullError);
+  assert.equal(queue.waiting, 2);
+  release();
+  (await a)();
+  (await b)();
+  assert.equal(queue.active, 0);
+});
+
+Deno.test("AdmissionQueue.resize() refuses limits it cannot work with", () => {
+  const queue = new AdmissionQueue({ slots: 1, maxQueue: 0 });
+  assert.throws(() => queue.resize({ slots: 0, maxQueue: 0 }), RangeError);
+  assert.throws(() => queue.resize({ slots: 1, maxQueue: -1 }), RangeError);
+});

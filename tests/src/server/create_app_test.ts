@@ -8,12 +8,10 @@ const TOKEN = "test-token-123";
 const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 function setup(toml = "", deps: Partial<ServerDeps> = {}) {
-  const supervisor = new ManualSupervisor();
-  const config = testConfig(toml);
+  const supervisor = new ManualSupervisor(testConfig(toml));
   const app = createApp({
     supervisor,
-    config,
-    token: TOKEN,
+    token: () => TOKEN,
     logger: createLogger({ write: () => {} }),
     ...deps,
   });
@@ -54,7 +52,7 @@ Deno.test("createApp() answers 401 in OpenAI's shape under /v1/", async () => {
 });
 
 Deno.test("createApp() serves everything without a token when none is configured", async () => {
-  const { app } = setup("", { token: undefined });
+  const { app } = setup("", { token: () => undefined });
   assert.equal((await app.request("/runtimes")).status, 200);
 });
 
@@ -140,7 +138,10 @@ Deno.test("createApp() answers 400 when several runtimes run and the body names 
   supervisor.add("b", "tiny");
   const response = await app.request("/v1/completions", post('{"prompt":"x"}'));
   assert.equal(response.status, 400);
-  assert.match((await response.json()).error.message, /"model" is required.*"a", "b"/);
+  assert.match(
+    (await response.json()).error.message,
+    /names no "model".*set "model" to one of "a", "b"/,
+  );
 });
 
 Deno.test("createApp() answers 404 model_not_found for an unknown model", async () => {

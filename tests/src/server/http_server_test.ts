@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { UsageError } from "../../../src/errors.ts";
 import { createLogger } from "../../../src/log/mod.ts";
 import { assertSafeBind, isLoopbackHost, startHttpServer } from "../../../src/server/mod.ts";
-import { ManualSupervisor, testConfig } from "./_util.ts";
+import { ManualSupervisor } from "./_util.ts";
 
 Deno.test("isLoopbackHost() knows the loopback names", () => {
   for (const host of ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]", "LOCALHOST"]) {
@@ -35,7 +35,7 @@ Deno.test("HttpServer.shutdown() ends open event streams and returns promptly", 
   supervisor.add("chat", "tiny");
   const server = await startHttpServer({
     supervisor,
-    config: testConfig(),
+    token: () => undefined,
     logger: createLogger({ write: () => {} }),
   }, { hostname: "127.0.0.1", port: 0 });
   const events = await fetch(`http://127.0.0.1:${server.addr.port}/events`);

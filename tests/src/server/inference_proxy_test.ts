@@ -34,14 +34,13 @@ async function setup(options: SetupOptions = {}): Promise<Setup> {
   // Long enough a context that a generation can outlast the test's client.
   const model = await tinyModel(dir, 65536);
   const llama = await startLlamaServer(model, { ctxSize: 65536, parallel });
-  const supervisor = new ManualSupervisor();
-  supervisor.add("chat", "tiny", llama.url);
-  const config = testConfig(
+  const supervisor = new ManualSupervisor(testConfig(
     `[server]\n${options.server ?? ""}\n[models.tiny]\npath = "${model}"\n` +
       `[runtimes.chat]\nmodel = "tiny"\nparallel = ${parallel}\n`,
-  );
+  ));
+  supervisor.add("chat", "tiny", llama.url);
   const server = await startHttpServer(
-    { supervisor, config, token: TOKEN, logger: createLogger({ write: () => {} }) },
+    { supervisor, token: () => TOKEN, logger: createLogger({ write: () => {} }) },
     { hostname: "127.0.0.1", port: 0 },
   );
   return {
@@ -244,7 +243,7 @@ Deno.test("the proxy answers 504 when request_timeout_s passes while the request
   const { error } = await response.json();
   assert.equal(error.code, "timeout");
   assert.equal(error.type, "server_error");
-  assert.match(error.message, /longer than 0.5 s \(request_timeout_s\)/);
+  assert.match(error.message, /deadline of 0.5 s \(request_timeout_s\)/);
   busy.abort();
   await holder.body?.cancel().catch(() => {});
 });

@@ -53,15 +53,14 @@ Deno.test("/metrics parses with promtool, and counters and histograms move as re
   const dir = await Deno.makeTempDir({ prefix: "edgellm-metrics-" });
   const model = await tinyModel(dir);
   await using llama = await startLlamaServer(model);
-  const supervisor = new ManualSupervisor();
-  supervisor.add("chat", "tiny", llama.url);
-  supervisor.add("spare", "tiny");
-  const config = testConfig(
+  const supervisor = new ManualSupervisor(testConfig(
     `[server]\nmetrics_public = true\n[models.tiny]\npath = "${model}"\n` +
       `[runtimes.chat]\nmodel = "tiny"\n[runtimes.spare]\nmodel = "tiny"\nauto_start = false\n`,
-  );
+  ));
+  supervisor.add("chat", "tiny", llama.url);
+  supervisor.add("spare", "tiny");
   const server = await startHttpServer(
-    { supervisor, config, token: "t", logger: createLogger({ write: () => {} }) },
+    { supervisor, token: () => "t", logger: createLogger({ write: () => {} }) },
     { hostname: "127.0.0.1", port: 0 },
   );
   const base = `http://127.0.0.1:${server.addr.port}`;

@@ -4,7 +4,7 @@ import { startHttpServer } from "../../../src/server/mod.ts";
 import { defaultServerUrl, formatStatusTable } from "../../../src/server/status_command.ts";
 import { freePort } from "../../../src/supervisor/probe.ts";
 import { runEdgellm } from "../../_util/cli.ts";
-import { ManualSupervisor, testConfig } from "./_util.ts";
+import { ManualSupervisor } from "./_util.ts";
 
 async function withServer(
   fn: (url: string, home: string) => Promise<void>,
@@ -15,8 +15,7 @@ async function withServer(
   supervisor.add("embed", "tiny");
   const server = await startHttpServer({
     supervisor,
-    config: testConfig(),
-    token: "s3cret",
+    token: () => "s3cret",
     logger: createLogger({ write: () => {} }),
   }, { hostname: "127.0.0.1", port: 0 });
   try {
