@@ -133,6 +133,7 @@ export function createApp(deps: ServerDeps): Hono {
     supervisor,
     config: () => current().config,
     metrics,
+    signal: shutdown,
   });
 
   const app = new Hono();

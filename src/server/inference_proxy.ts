@@ -4,7 +4,7 @@ import type { RuntimeSnapshot } from "../supervisor/types.ts";
 import { parseJsonBody } from "./_util.ts";
 import { AdmissionQueue, QueueFullError, type Release } from "./admission_queue.ts";
 import { HttpError, NOT_READY_RETRY_AFTER_S } from "./http_error.ts";
-import { observeEventStream } from "./observe_event_stream.ts";
+import { cancelQuietly, observeEventStream } from "./observe_event_stream.ts";
 import type { RuntimeSupervisor } from "./server_deps.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
 
@@ -49,7 +49,7 @@ const TAIL_BYTES = 4096;
 /** Options for {@linkcode InferenceProxy}. */
 export interface InferenceProxyOptions {
   /** Knows the runtimes and where their ready llama-servers listen. */
-  supervisor: Pick<RuntimeSupervisor, "list" | "upstream">;
+  supervisor: Pick<RuntimeSupervisor, "list" | "upstream" | "subscribe">;
   /**
    * The configuration in use, read for every request, so a reload applies to the next one:
    * each runtime's `parallel` (its llama-server slots; requests beyond wait in the queue),
@@ -59,6 +59,8 @@ export interface InferenceProxyOptions {
   config: () => Config;
   /** Where the proxy counts its work. */
   metrics: ServerMetrics;
+  /** Ends the proxy's subscription to the supervisor's events (the app shuts down). */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode InferenceProxy.forward} answers with. */
@@ -91,6 +93,28 @@ function isEventStream(response: Response): boolean {
   return response.headers.get("content-type")?.startsWith("text/event-stream") ?? false;
 }
 
+/**
+ * Settles like `promise`, or rejects with `signal`'s reason when it aborts first, cancelling
+ * `response`'s body. Deno 2.9.6's fetch does not always fail a body being read when its
+ * signal aborts after the headers came (measured: a proxied stream ran on to its end), so the
+ * deadline does not rely on it.
+ */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, response: Response): Promise<T> {
+  if (signal.aborted) {
+    if (response.body) cancelQuietly(response.body, signal.reason);
+    return Promise.reject(signal.reason);
+  }
+  const { promise: aborted, reject } = Promise.withResolvers<never>();
+  const onAbort = () => {
+    reject(signal.reason);
+    if (response.body) cancelQuietly(response.body, signal.reason);
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  return Promise.race([promise, aborted]).finally(() =>
+    signal.removeEventListener("abort", onAbort)
+  );
+}
+
 /** Reads the generated token count from the end of a completion or its last SSE event. */
 export function generatedTokens(tail: Uint8Array): number {
   const text = decoder.decode(tail);
@@ -113,6 +137,18 @@ export class InferenceProxy {
   /** Constructs a new instance. */
   constructor(options: InferenceProxyOptions) {
     this.#options = options;
+    // A reload that changes `parallel` restarts the runtime: its state changes resize the
+    // queue, so requests waiting there get the new slots without waiting for a newcomer.
+    const unsubscribe = options.supervisor.subscribe(({ runtime }) => {
+      const queue = this.#queues.get(runtime);
+      const config = options.config();
+      const parallel = config.runtimes[runtime]?.parallel;
+      if (queue && parallel !== undefined) {
+        queue.resize({ slots: parallel, maxQueue: config.server.max_queue });
+      }
+    });
+    if (options.signal?.aborted) unsubscribe();
+    else options.signal?.addEventListener("abort", unsubscribe, { once: true });
   }
 
   /** Requests waiting for a slot of `runtime`. */
@@ -245,7 +281,9 @@ export class InferenceProxy {
       });
       // A JSON answer only exists once generation has ended: reading it here lets it go out
       // in one write with its length, and a deadline passing meanwhile is still a 504.
-      if (!isEventStream(upstream)) whole = new Uint8Array(await upstream.arrayBuffer());
+      if (!isEventStream(upstream)) {
+        whole = new Uint8Array(await untilAborted(upstream.arrayBuffer(), signal, upstream));
+      }
     } catch (error) {
       finish(new Uint8Array());
       if (error instanceof QueueFullError) metrics.countRejected(runtime, "queue_full");
@@ -280,6 +318,7 @@ export class InferenceProxy {
       tailBytes: TAIL_BYTES,
       // The headers went out: the client learns of the deadline from a last event.
       lastEvent: () => timedOut ? deadlineEvent(timeoutMs) : undefined,
+      signal,
       onFirstChunk: () =>
         metrics.observeTimeToFirstToken(runtime, (performance.now() - started) / 1000),
       onEnd: (tail) => {

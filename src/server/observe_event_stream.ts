@@ -16,6 +16,11 @@ export interface ObserveEventStreamOptions {
    * @default {() => undefined}
    */
   lastEvent?: (error: unknown) => Uint8Array | undefined;
+  /**
+   * Stops reading `body` when it aborts: the body is cancelled and the stream ends as a
+   * failed read does (with `lastEvent(reason)` or the reason as its error).
+   */
+  signal?: AbortSignal;
 }
 
 function concat(chunks: readonly Uint8Array[]): Uint8Array {
@@ -39,6 +44,42 @@ function eventBoundary(bytes: Uint8Array): number {
     if (bytes[i - 1] === CR && bytes[i - 2] === LF) return i + 1;
   }
   return 0;
+}
+
+/**
+ * The next chunk, or a rejection with `signal`'s reason once it aborts, which cancels the
+ * reader (the pending read then settles as done). Deno 2.9.6's fetch does not reliably fail
+ * a body read when the request's signal aborts after the headers came, so this does not
+ * rely on it.
+ */
+/** Cancels a body that may have failed already (then nothing is left to stop). */
+export function cancelQuietly(
+  body: { cancel(reason?: unknown): Promise<void> },
+  reason: unknown,
+): void {
+  body.cancel(reason).catch(() => {
+    // It had failed already: its connection is closed either way.
+  });
+}
+
+function readOrAbort(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  signal: AbortSignal | undefined,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  if (signal === undefined) return reader.read();
+  if (signal.aborted) {
+    cancelQuietly(reader, signal.reason);
+    return Promise.reject(signal.reason);
+  }
+  const { promise: aborted, reject } = Promise.withResolvers<never>();
+  const onAbort = () => {
+    reject(signal.reason);
+    cancelQuietly(reader, signal.reason);
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  return Promise.race([reader.read(), aborted]).finally(() =>
+    signal.removeEventListener("abort", onAbort)
+  );
 }
 
 /**
@@ -79,7 +120,7 @@ export function observeEventStream(
       while (true) {
         let result;
         try {
-          result = await reader.read();
+          result = await readOrAbort(reader, options.signal);
         } catch (error) {
           end(error);
           const last = options.lastEvent?.(error);

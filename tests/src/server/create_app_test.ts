@@ -238,6 +238,8 @@ Deno.test("createApp() /events streams state changes in order and ends with the 
   const shutdown = new AbortController();
   const { app, supervisor } = setup("", { signal: shutdown.signal });
   supervisor.add("chat", "tiny");
+  // The proxy's own subscription (it resizes queues on state changes) lasts until shutdown.
+  const others = supervisor.subscribers;
   const response = await app.request("/events", { headers: AUTH });
   assert.equal(response.headers.get("content-type"), "text/event-stream");
   const url = new URL("http://127.0.0.1:1/");
@@ -250,12 +252,16 @@ Deno.test("createApp() /events streams state changes in order and ends with the 
     "starting>ready",
     "ready>backoff",
   ]);
-  assert.equal(supervisor.subscribers, 0, "the first stream unsubscribed when read to its end");
+  assert.equal(
+    supervisor.subscribers,
+    others,
+    "the first stream unsubscribed when read to its end",
+  );
 
   const second = await app.request("/events", { headers: AUTH });
   shutdown.abort();
   assert.equal(await second.text(), "");
-  assert.equal(supervisor.subscribers, 0);
+  assert.equal(supervisor.subscribers, 0, "the shutdown ended every subscription");
 });
 
 Deno.test("createApp() answers log tails and follows new lines as SSE", async () => {
@@ -317,4 +323,40 @@ Deno.test("createApp() answers 400 naming what is wrong with a job", async () =>
     assert.equal(error.code, "bad_request");
     assert.match(error.message, message);
   }
+});
+
+Deno.test("createApp() applies a reloaded configuration from the next request: body limit, token, public metrics", async () => {
+  const tokens: Record<string, string> = { EDGELLM_TOKEN: TOKEN, OTHER_TOKEN: "other-token" };
+  const { app, supervisor } = setup("[server]\nmax_body_bytes = 100\n", {
+    token: (server) => tokens[server.token_env],
+  });
+  supervisor.add("chat", "tiny");
+  const body = JSON.stringify({ prompt: "x".repeat(150) });
+  const send = (headers: Record<string, string>) =>
+    app.request("/v1/completions", {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body,
+    });
+  assert.equal((await send(AUTH)).status, 413);
+  assert.equal((await app.request("/metrics")).status, 401);
+
+  supervisor.reload(testConfig(
+    '[server]\nmax_body_bytes = 1000\nmetrics_public = true\ntoken_env = "OTHER_TOKEN"\n',
+  ));
+  assert.equal((await send(AUTH)).status, 401, "the old token no longer opens");
+  // Past the body limit and the token: the runtime is not ready.
+  assert.equal((await send({ authorization: "Bearer other-token" })).status, 503);
+  assert.equal((await app.request("/metrics")).status, 200);
+});
+
+Deno.test("createApp() warns that a reloaded host or port needs a restart", async () => {
+  const lines: string[] = [];
+  const { app, supervisor } = setup("", { logger: createLogger({ write: (l) => lines.push(l) }) });
+  supervisor.reload(testConfig("[server]\nport = 9999\n"));
+  assert.equal((await app.request("/health")).status, 200);
+  const warnings = lines.filter((l) => l.includes("server.port changed"));
+  assert.equal(warnings.length, 1, lines.join("\n"));
+  assert.match(warnings[0]!, /applies only when edgellm serve restarts/);
+  assert.match(warnings[0]!, /9999/);
 });

@@ -257,3 +257,168 @@ Deno.test("the proxy answers 504 when request_timeout_s passes before llama-serv
   assert.equal(response.status, 504);
   assert.equal((await response.json()).error.code, "timeout");
 });
+
+Deno.test("the proxy ends a stream that outlives request_timeout_s with an SSE error event and stops the generation", async () => {
+  await using s = await setup({ server: "request_timeout_s = 1" });
+  const response = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "a", max_tokens: 30_000, stream: true }),
+  );
+  assert.equal(response.status, 200);
+  const data = await readData(
+    response.body!.pipeThrough(new TextDecoderStream()).getReader(),
+    () => false,
+  );
+  const last = JSON.parse(data.at(-1)!);
+  assert.equal(last.error.code, 504);
+  assert.match(last.error.message, /deadline of 1 s \(request_timeout_s\)/);
+  assert.ok(!data.includes("[DONE]"));
+  // Every event before the last is whole: the stream was cut between two events.
+  for (const d of data.slice(0, -1)) assert.ok(JSON.parse(d).choices, d);
+  await waitFor(
+    "llama-server to stop generating",
+    async () => await llamaMetric(s.llama, "requests_processing") === 0,
+  );
+  // Counted when the request ends: the generation stopped well short of its 30 000 tokens.
+  assert.ok(await llamaMetric(s.llama, "tokens_predicted_total") < 30_000);
+});
+
+Deno.test("the openai client raises the deadline of a stream as an APIError", async () => {
+  await using s = await setup({ server: "request_timeout_s = 1" });
+  const stream = await client(s.url).completions.create({
+    model: "chat",
+    prompt: "a",
+    max_tokens: 30_000,
+    stream: true,
+  });
+  await assert.rejects(
+    (async () => {
+      for await (const _ of stream) { /* read to the end */ }
+    })(),
+    (error: unknown) => {
+      assert.ok(error instanceof OpenAI.APIError, String(error));
+      assert.match(error.message, /deadline of 1 s/);
+      return true;
+    },
+  );
+});
+
+Deno.test("the proxy answers 504 when request_timeout_s passes while a JSON answer's body is read", async () => {
+  // llama-server sends a JSON answer's headers only with its body, so a stand-in that
+  // sends its headers and then stalls is the only way to reach this path.
+  const cancelled = Promise.withResolvers<void>();
+  const stall = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () =>
+      new Response(
+        new ReadableStream({
+          start: (controller) => controller.enqueue(new TextEncoder().encode('{"id":')),
+          cancel: () => cancelled.resolve(),
+        }),
+        { headers: { "content-type": "application/json" } },
+      ),
+  );
+  const supervisor = new ManualSupervisor(testConfig(
+    `[server]\nrequest_timeout_s = 0.5\n[models.tiny]\npath = "/nonexistent.gguf"\n` +
+      `[runtimes.slow]\nmodel = "tiny"\n`,
+  ));
+  supervisor.add("slow", "tiny", new URL(`http://127.0.0.1:${stall.addr.port}/`));
+  const server = await startHttpServer(
+    { supervisor, token: () => TOKEN, logger: createLogger({ write: () => {} }) },
+    { hostname: "127.0.0.1", port: 0 },
+  );
+  try {
+    const response = await fetch(
+      `http://127.0.0.1:${server.addr.port}/v1/completions`,
+      completion({ prompt: "a" }),
+    );
+    assert.equal(response.status, 504);
+    assert.match((await response.json()).error.message, /deadline of 0.5 s/);
+    await cancelled.promise;
+  } finally {
+    await server.shutdown({ graceMs: 0 });
+    await server.finished;
+    await stall.shutdown();
+  }
+});
+
+Deno.test("the proxy applies a reload's max_queue and request_timeout_s to the next request", async () => {
+  await using s = await setup({ parallel: 1, server: "max_queue = 0" });
+  const busy = new AbortController();
+  const holder = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "a", max_tokens: 30_000, stream: true }, busy.signal),
+  );
+  const refused = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "b", max_tokens: 4 }),
+  );
+  assert.equal(refused.status, 429);
+  await refused.body?.cancel();
+
+  s.supervisor.reload(testConfig(
+    `[server]\nmax_queue = 1\nrequest_timeout_s = 0.5\n[models.tiny]\npath = "/m.gguf"\n` +
+      `[runtimes.chat]\nmodel = "tiny"\nparallel = 1\n`,
+  ));
+  const waited = await fetch(
+    new URL("/v1/completions", s.url),
+    completion({ prompt: "c", max_tokens: 4 }),
+  );
+  assert.equal(waited.status, 504, "it waited in the queue, then passed the new deadline");
+  await waited.body?.cancel();
+  busy.abort();
+  await holder.body?.cancel().catch(() => {});
+});
+
+Deno.test("the proxy gives a reloaded parallel to waiting requests and to a runtime the reload added", async () => {
+  await using s = await setup({ parallel: 1 });
+  const streams: AbortController[] = [];
+  const stream = async (model: string) => {
+    const leave = new AbortController();
+    streams.push(leave);
+    const response = await fetch(
+      new URL("/v1/completions", s.url),
+      completion({ model, prompt: "a", max_tokens: 30_000, stream: true }, leave.signal),
+    );
+    assert.equal(response.status, 200);
+    return response;
+  };
+  const depth = async (runtime: string) => {
+    const text = await (await fetch(new URL("/metrics", s.url), {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    })).text();
+    return Number(
+      text.match(new RegExp(`edgellm_queue_depth\\{runtime="${runtime}"\\} (\\d+)`))?.[1],
+    );
+  };
+  const held = await stream("chat");
+  const waiting = fetch(
+    new URL("/v1/completions", s.url),
+    completion({ model: "chat", prompt: "b", max_tokens: 4 }),
+  );
+  await waitFor("a request in the queue", async () => await depth("chat") === 1);
+
+  // llama-server already has 2 slots; the reload gives edgellm's queue the second one.
+  s.supervisor.reload(testConfig(
+    `[models.tiny]\npath = "/m.gguf"\n[runtimes.chat]\nmodel = "tiny"\nparallel = 2\n` +
+      `[runtimes.more]\nmodel = "tiny"\nparallel = 2\n`,
+  ));
+  // A changed parallel restarts the runtime; its ready event resizes the queue.
+  s.supervisor.setState("chat", "ready", s.llama.url);
+  const admitted = await waiting;
+  assert.equal(admitted.status, 200);
+  assert.equal((await admitted.json()).usage.completion_tokens, 4);
+
+  // The added runtime runs two requests at once (it got 1 slot before), on the same server.
+  s.supervisor.add("more", "tiny", s.llama.url);
+  await held.body?.cancel();
+  streams[0]!.abort();
+  const both = [await stream("more"), await stream("more")];
+  assert.equal(await depth("more"), 0);
+  await waitFor(
+    "both generations to run",
+    async () => await llamaMetric(s.llama, "requests_processing") === 2,
+  );
+  for (const leave of streams) leave.abort();
+  for (const response of both) await response.body?.cancel().catch(() => {});
+});
