@@ -142,7 +142,9 @@ Deno.test("edgellm serve stops llama-server's generation when a streaming client
       const tokens = rest.filter((d) => d !== "[DONE]" && JSON.parse(d).choices[0]?.text);
       assert.ok(tokens.length > 1000, `the other stream got ${tokens.length} more tokens`);
 
-      // Had it gone on, the 30 000-token generation would keep a slot busy for half a minute.
+      // The generation ended, and was stopped rather than run to its end: llama-server adds a
+      // request's tokens when it ends (a cancelled one with what it got), and this model makes
+      // ~5000 tokens/s, so 30 000 left to run would finish within the wait and fail here.
       await waitFor(
         "llama-server to stop generating",
         async () => await llamaMetric(serve.url, "requests_processing") === 0,
@@ -276,6 +278,36 @@ Deno.test("edgellm serve refuses a non-loopback host without a token (exit 2) an
       assert.equal(health.status, 200);
       await health.body?.cancel();
       assert.match(serve.log(), /serving without a token/);
+    } finally {
+      assert.equal(await serve.stop(), 0);
+    }
+  });
+});
+
+Deno.test("edgellm serve applies a SIGHUP-reloaded max_body_bytes to the HTTP endpoint", async () => {
+  await withTestHome(async ({ dir, home }) => {
+    const path = await writeConfig(dir);
+    const serve = await startServe(home, path, { env: ENV });
+    try {
+      const send = () =>
+        fetch(`${serve.url}/v1/completions`, {
+          method: "POST",
+          headers: { ...AUTH, "content-type": "application/json" },
+          body: JSON.stringify({ prompt: "x".repeat(300), max_tokens: 1 }),
+        });
+      const before = await send();
+      await before.body?.cancel();
+      assert.notEqual(before.status, 413);
+
+      await Deno.writeTextFile(
+        path,
+        `[server]\nmax_body_bytes = 200\n` + await Deno.readTextFile(path),
+      );
+      serve.child.kill("SIGHUP");
+      await waitFor("the reload", () => serve.log().includes('"msg":"configuration reloaded"'));
+      const after = await send();
+      assert.equal(after.status, 413);
+      assert.match((await after.json()).error.message, /larger than 200 bytes \(max_body_bytes\)/);
     } finally {
       assert.equal(await serve.stop(), 0);
     }

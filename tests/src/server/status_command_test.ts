@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../../src/log/mod.ts";
 import { startHttpServer } from "../../../src/server/mod.ts";
-import { defaultServerUrl, formatStatusTable } from "../../../src/server/status_command.ts";
+import {
+  defaultServerUrl,
+  fetchStatus,
+  formatStatusTable,
+} from "../../../src/server/status_command.ts";
+import { CliError } from "../../../src/errors.ts";
 import { freePort } from "../../../src/supervisor/probe.ts";
 import { runEdgellm } from "../../_util/cli.ts";
 import { ManualSupervisor } from "./_util.ts";
@@ -97,4 +102,21 @@ Deno.test("formatStatusTable() formats uptimes and pids", () => {
   };
   assert.match(formatStatusTable([row]), /\na\s+m\s+ready\s+42\s+1\/5\s+1h02m\s+Ready\n$/);
   assert.match(formatStatusTable([{ ...row, uptime_s: 75 }]), /1m15s/);
+});
+
+Deno.test("fetchStatus() says the answer is not JSON when something else answers at the URL", async () => {
+  const other = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () => new Response("<html>hello</html>", { headers: { "content-type": "text/html" } }),
+  );
+  try {
+    await assert.rejects(fetchStatus(`http://127.0.0.1:${other.addr.port}`), (error: unknown) => {
+      assert.ok(error instanceof CliError);
+      assert.equal(error.exitCode, 1);
+      assert.match(error.message, /the answer is not JSON \(.+\); check that --url names/);
+      return true;
+    });
+  } finally {
+    await other.shutdown();
+  }
 });
