@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig, resolveThreads } from "../../../src/config/mod.ts";
+import { ConfigError, loadConfig, parseConfig, resolveThreads } from "../../../src/config/mod.ts";
 import { runEdgellm } from "../../_util/cli.ts";
 
 const GOOD = `
@@ -111,3 +111,19 @@ for (const [what, [text, expected]] of Object.entries(BAD_CONFIGS)) {
     }
   });
 }
+
+Deno.test("parseConfig says what threads accepts when it is zero", () => {
+  const issues = issuesOf(GOOD.replace("threads = 2", "threads = 0"));
+  assert.deepEqual(issues, [{
+    key: "runtimes.chat.threads",
+    message: 'must be "auto" or a positive whole number',
+    line: 7,
+  }]);
+});
+
+Deno.test("ConfigError for a missing file does not ask to fix keys", async () => {
+  const error = await loadConfig("/nonexistent/edgellm.toml").catch((e) => e);
+  assert.ok(error instanceof ConfigError);
+  assert.match(error.message, /file not found/);
+  assert.doesNotMatch(error.message, /Fix the keys/);
+});
