@@ -134,7 +134,8 @@ async function startEdgellm(dir: string): Promise<[Deno.ChildProcess, Target, Ta
   await Deno.mkdir(home);
   const model = join(dir, "tiny.gguf");
   await writeTinyModel(model, { contextLength: 8192 });
-  const config = join(dir, "edgellm.toml");
+  // In the home: a binary may read a --config only there or at the default paths.
+  const config = join(home, "edgellm.toml");
   const port = freePort();
   await Deno.writeTextFile(
     config,

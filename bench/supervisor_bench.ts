@@ -96,7 +96,8 @@ async function waitForLine(stream: ReadableStream<Uint8Array>, needle: string): 
 
 async function rssWhileSupervising(dir: string, model: string): Promise<[number, number]> {
   const home = `${dir}/serve-home`;
-  const config = `${dir}/edgellm.toml`;
+  // In the home: a binary may read a --config only there or at the default paths.
+  const config = `${home}/edgellm.toml`;
   await Deno.mkdir(home);
   await Deno.writeTextFile(
     config,

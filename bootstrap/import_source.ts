@@ -135,6 +135,10 @@ function openHfCache(root: string): ImportSource {
  * @throws {UsageError} when the folder is none of these.
  */
 export async function openImportSource(dir: string): Promise<ImportSource> {
+  // The folder first: a refused read then names it rather than a file inside it.
+  if (!(await statOrUndefined(dir))?.isDirectory) {
+    throw new UsageError(`Cannot import from '${dir}': it is not a folder`);
+  }
   if ((await statOrUndefined(join(dir, MANIFEST_NAME)))?.isFile) return await openBundle(dir);
   if (await hasRepoFolders(dir)) return openHfCache(dir);
   if (await hasRepoFolders(join(dir, "hub"))) return openHfCache(join(dir, "hub"));
