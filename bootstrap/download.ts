@@ -82,7 +82,7 @@ export interface DownloadContext {
   readonly logger: Logger;
   /** Aborts the download after a checkpoint. */
   readonly signal?: AbortSignal | undefined;
-  /** Told about every byte received (the `bootstrap_bytes_total` metric). */
+  /** Told about every byte received (the run adds them to the state's byte totals). */
   readonly onBytes?: ((bytes: number) => void) | undefined;
   /** Overrides the retry policy (tests). */
   readonly retry?: RetryOptions | undefined;
