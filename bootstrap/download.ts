@@ -10,7 +10,8 @@ import { repoFolderName } from "./repo_path.ts";
 import { HubError, retry, type RetryOptions } from "./retry.ts";
 import type { BootstrapState, DownloadState } from "./state_file.ts";
 import type { HubStore } from "./store.ts";
-import { linkedAbort, readChunks, removeIfExists, syncDir } from "./_util.ts";
+import { linkedAbort } from "../src/_util/linked_abort.ts";
+import { readChunks, removeIfExists, syncDir } from "./_util.ts";
 
 /**
  * Checkpoint cadence: the partial is fsynced and the state file replaced after this many
@@ -82,7 +83,7 @@ export interface DownloadContext {
   readonly logger: Logger;
   /** Aborts the download after a checkpoint. */
   readonly signal?: AbortSignal | undefined;
-  /** Told about every byte received (the `bootstrap_bytes_total` metric). */
+  /** Told about every byte received (the run adds them to the state's byte totals). */
   readonly onBytes?: ((bytes: number) => void) | undefined;
   /** Overrides the retry policy (tests). */
   readonly retry?: RetryOptions | undefined;

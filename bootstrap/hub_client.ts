@@ -3,7 +3,8 @@ import { VERSION } from "../src/version.ts";
 import { assertSafeCommit, assertSafeRepoId, assertSafeRepoPath } from "./repo_path.ts";
 import type { RepoFile } from "./repo_file.ts";
 import { HubError, parseRetryAfter, retry, type RetryOptions } from "./retry.ts";
-import { concat, linkedAbort, readChunks } from "./_util.ts";
+import { linkedAbort } from "../src/_util/linked_abort.ts";
+import { concat, readChunks } from "./_util.ts";
 
 /** `GET /api/models/{repo}/revision/{rev}`: only what is used is required; the rest is ignored. */
 const RevisionInfoSchema = z.object({

@@ -4,8 +4,8 @@
  * idempotent and safe to rerun from cron — and exports them for air-gapped devices.
  *
  * Other parts find a model's GGUF file through `resolveModelFile` (src/models), which calls
- * {@linkcode findHubModelFile} for hub models, and may pass `onBytes` to
- * {@linkcode runBootstrap} to count `bootstrap_bytes_total`.
+ * {@linkcode findHubModelFile} for hub models. The bytes it brought in over all runs are kept
+ * in its state file; `serve`'s `/metrics` reads them with {@linkcode readStateTotals}.
  *
  * @module
  */
@@ -20,6 +20,7 @@ export { type HubModelSpec, type ModelSpec, modelSpecs, type PathModelSpec } fro
 export { findHubModelFile, type HubModelFile, type HubModelRef } from "./model_path.ts";
 export { ModelNotBootstrappedError } from "./plan.ts";
 export { UnsafePathError } from "./repo_path.ts";
+export { type BootstrapTotals, readStateTotals } from "./state_file.ts";
 export { HubError } from "./retry.ts";
 export {
   type BootstrapOptions,

@@ -54,7 +54,10 @@ export interface BootstrapOptions {
   progress?: Progress | undefined;
   /** Aborted on SIGINT: downloads checkpoint and stop, the lock is released. */
   signal?: AbortSignal | undefined;
-  /** Told about every byte received from the network (the `bootstrap_bytes_total` metric). */
+  /**
+   * Told about every byte received from the network. (Across processes, `state/bootstrap.json`
+   * keeps the totals behind `edgellm_bootstrap_bytes_total`.)
+   */
   onBytes?: ((bytes: number) => void) | undefined;
   /** Overrides the retry policy (tests). */
   retry?: RetryOptions | undefined;
@@ -149,7 +152,8 @@ export async function runBootstrap(
   if (options.clean) {
     const removed = await removePartials(paths.hub);
     options.logger.info("discarded partial downloads and state", { partials: removed });
-    state = emptyState();
+    // The byte totals stay: they back a Prometheus counter, which must never go down.
+    state = emptyState((await loadState(paths.stateFile, { logger: options.logger })).totals);
   } else {
     state = await loadState(paths.stateFile, { logger: options.logger });
   }
@@ -282,7 +286,10 @@ async function fetchModel(spec: HubModelSpec, context: RunContext): Promise<Mode
       progress: context.progress,
       logger: options.logger,
       signal: options.signal,
-      onBytes: options.onBytes,
+      onBytes: (bytes) => {
+        state.totals.downloaded_bytes += bytes; // saved with the download's next checkpoint
+        options.onBytes?.(bytes);
+      },
       retry: options.retry,
       freeBytes: options.freeBytes,
       idleTimeoutMs: options.idleTimeoutMs,
@@ -312,13 +319,16 @@ async function importModel(spec: HubModelSpec, context: RunContext): Promise<Mod
       summary.bytes_reused += file.size;
       continue;
     }
-    summary.bytes_imported += await importFile(spec.repo, file, {
+    const imported = await importFile(spec.repo, file, {
       store,
       progress: context.progress,
       signal: options.signal,
       freeBytes: options.freeBytes,
     });
+    summary.bytes_imported += imported;
+    state.totals.imported_bytes += imported;
     delete state.downloads[downloadKey(spec.repo, file.etag)];
+    await context.save();
   }
   await publish(spec, commit, files, store);
   options.logger.info("model imported", {

@@ -16,6 +16,7 @@ export async function probe(
     args: line.args,
     clearEnv: true,
     stdin: "null",
+    // AbortSignal.any is safe here: the child holds its signal until it exits (measured).
     signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
   }).output();
   const decoder = new TextDecoder();
