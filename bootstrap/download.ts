@@ -12,6 +12,7 @@ import type { BootstrapState, DownloadState } from "./state_file.ts";
 import type { HubStore } from "./store.ts";
 import { linkedAbort } from "../src/_util/linked_abort.ts";
 import { readChunks, removeIfExists, syncDir } from "./_util.ts";
+import { errorMessage } from "../src/_util/error_message.ts";
 
 /**
  * Checkpoint cadence: the partial is fsynced and the state file replaced after this many
@@ -276,7 +277,7 @@ async function fetchToPartial(
       } catch (error) {
         if (context.signal?.aborted) throw context.signal.reason;
         if (error instanceof HubError) throw error;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         if (!reading) {
           // The disk, not the network: retrying will not help.
           throw new CliError(`Cannot write '${partial}': ${message}`, ExitCode.Failed, {

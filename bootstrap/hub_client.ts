@@ -5,6 +5,7 @@ import type { RepoFile } from "./repo_file.ts";
 import { HubError, parseRetryAfter, retry, type RetryOptions } from "./retry.ts";
 import { linkedAbort } from "../src/_util/linked_abort.ts";
 import { concat, readChunks } from "./_util.ts";
+import { errorMessage } from "../src/_util/error_message.ts";
 
 /** `GET /api/models/{repo}/revision/{rev}`: only what is used is required; the rest is ignored. */
 const RevisionInfoSchema = z.object({
@@ -314,8 +315,7 @@ export class HubClient {
       return await fetch(url, { headers, redirect: "manual", ...(signal ? { signal } : {}) });
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new HubError(`Cannot reach ${new URL(url).host}: ${reason}`, {
+      throw new HubError(`Cannot reach ${new URL(url).host}: ${errorMessage(error)}`, {
         temporary: true,
         cause: error,
       });

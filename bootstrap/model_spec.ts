@@ -1,6 +1,7 @@
 import type { Config } from "../src/config/mod.ts";
 import { UsageError } from "../src/errors.ts";
 import { assertSafeRepoId, assertSafeRevision } from "./repo_path.ts";
+import { errorMessage } from "../src/_util/error_message.ts";
 
 /** A model fetched from the hub. */
 export interface HubModelSpec {
@@ -71,7 +72,7 @@ export function modelSpecs(
     assertSafeRepoId(options.hfRepo);
     assertSafeRevision(revision);
   } catch (error) {
-    throw new UsageError(`Cannot use --hf-repo/--revision: ${(error as Error).message}`);
+    throw new UsageError(`Cannot use --hf-repo/--revision: ${errorMessage(error)}`);
   }
   const include = options.include?.length ? options.include : DEFAULT_INCLUDE;
   return [{ kind: "hub", id: options.hfRepo, repo: options.hfRepo, revision, include }];

@@ -3,6 +3,7 @@ import { basename, join } from "node:path";
 import { sha256File } from "../src/natives/mod.ts";
 import { gunzipFile, readLines, run, tempSibling } from "./_util.ts";
 import { ignoreNotFound } from "../src/natives/_util.ts";
+import { errorMessage } from "../src/_util/error_message.ts";
 
 /** The apt sources file that names this machine's Debian mirror. */
 export const APT_SOURCES = "/etc/apt/sources.list.d/debian.sources";
@@ -247,7 +248,7 @@ export class DebianArchive {
         const permanent = (error as { permanent?: boolean }).permanent === true ||
           this.#options.signal?.aborted === true;
         if (permanent || attempt >= FETCH_ATTEMPTS) throw error;
-        this.#options.log?.(`retry ${url}: ${(error as Error).message}`);
+        this.#options.log?.(`retry ${url}: ${errorMessage(error)}`);
       }
     }
   }

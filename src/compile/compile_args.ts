@@ -4,6 +4,7 @@ import { UsageError } from "../errors.ts";
 import { isTarget, type Target, TARGETS } from "../natives/mod.ts";
 import { TRANSFER_ROOTS } from "../permissions/mod.ts";
 import type { CompileOptions } from "./plan.ts";
+import { errorMessage } from "../_util/error_message.ts";
 
 /** The hub a binary may reach when no `--hub-endpoint` is given (the configuration's default). */
 const DEFAULT_HUB_ENDPOINT = HubConfigSchema.parse({}).endpoint;
@@ -75,7 +76,7 @@ export function parseCompileArgs(args: readonly string[]): CompileArgs {
       },
     }));
   } catch (error) {
-    throw new UsageError(`Cannot parse the arguments: ${(error as Error).message}`, {
+    throw new UsageError(`Cannot parse the arguments: ${errorMessage(error)}`, {
       cause: error,
     });
   }

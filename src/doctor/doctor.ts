@@ -14,6 +14,7 @@ import {
   loadBundle,
   type Target,
 } from "../natives/mod.ts";
+import { errorMessage } from "../_util/error_message.ts";
 
 /** How a check came out: `fail` makes `doctor` exit 1. */
 export type CheckStatus = "ok" | "warn" | "fail";
@@ -54,10 +55,6 @@ export interface DoctorOptions {
 
 function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 async function checkBundle(home: string, options: DoctorOptions): Promise<[Check, Bundle | null]> {
@@ -123,7 +120,7 @@ async function checkEngine(
     return [[{
       name: "llama.cpp",
       status: "fail",
-      detail: message(error),
+      detail: errorMessage(error),
       fix: "check that the bundle matches this machine's architecture and glibc Linux",
     }], null];
   }
@@ -269,7 +266,7 @@ function checkPort(config: Config): Check {
       return {
         name: "port",
         status: "fail",
-        detail: `cannot listen on ${address}: ${message(error)}`,
+        detail: `cannot listen on ${address}: ${errorMessage(error)}`,
         fix: "set [server] host to an address of this machine",
       };
     }

@@ -26,17 +26,6 @@ export async function probe(
   };
 }
 
-/** Tells whether something exists at `path` (without following a final symlink). */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 /** For `.catch()` on a removal whose target may already be gone: rethrows anything else. */
 export function ignoreNotFound(error: unknown): void {
   if (!(error instanceof Deno.errors.NotFound)) throw error;

@@ -1,4 +1,5 @@
 import { isAbsolute, join } from "node:path";
+import { existsSync } from "../_util/exists.ts";
 import type { Manifest } from "./manifest.ts";
 import { hostTarget, type Target, targetArch } from "./target.ts";
 
@@ -100,15 +101,5 @@ function emulatorFor(target: Target, host: Target): string | null {
   const arch = targetArch(target);
   if (arch === targetArch(host)) return null;
   const candidates = [`qemu-${arch}-static`, `qemu-${arch}`].map((name) => join(QEMU_DIR, name));
-  return candidates.find(exists) ?? null;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
+  return candidates.find((path) => existsSync(path)) ?? null;
 }

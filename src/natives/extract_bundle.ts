@@ -3,7 +3,8 @@ import { basename, dirname, join } from "node:path";
 import type { Bundle } from "./bundle.ts";
 import { type Manifest, MANIFEST_FILE, parseManifest } from "./manifest.ts";
 import { BundleIntegrityError, verifyBundle } from "./verify_bundle.ts";
-import { exists, ignoreNotFound, replaceDir } from "./_util.ts";
+import { exists } from "../_util/exists.ts";
+import { ignoreNotFound, replaceDir } from "./_util.ts";
 
 /** Options for {@linkcode extractBundle}. */
 export interface ExtractBundleOptions {

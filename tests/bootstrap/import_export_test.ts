@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { exists } from "../../src/_util/exists.ts";
 import {
   bootstrapFixture,
-  exists,
   fakeBytes,
   GGUF,
   listTree,
