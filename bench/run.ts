@@ -47,8 +47,10 @@ export function parseBenchOutput(text: string): BenchResult[] {
     let json: unknown;
     try {
       json = JSON.parse(line);
-    } catch {
-      throw new SyntaxError(`Cannot parse line ${index + 1} of the output: not JSON: ${line}`);
+    } catch (error) {
+      throw new SyntaxError(`Cannot parse line ${index + 1} of the output: not JSON: ${line}`, {
+        cause: error,
+      });
     }
     const parsed = BenchResultSchema.safeParse(json);
     if (!parsed.success) {

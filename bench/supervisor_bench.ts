@@ -62,8 +62,9 @@ async function aloneMs(model: string): Promise<number> {
         const response = await fetch(`http://127.0.0.1:${port}/health`);
         await response.body?.cancel();
         if (response.ok) return performance.now() - start;
-      } catch {
-        // Not listening yet.
+      } catch (error) {
+        // fetch rejects with a TypeError while nothing listens yet.
+        if (!(error instanceof TypeError)) throw error;
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }

@@ -326,11 +326,14 @@ export class HubClient {
     const status = response.status;
     const code = response.headers.get("x-error-code") ?? undefined;
     let detail = response.headers.get("x-error-message") ?? "";
+    // The status already says what failed; a body that breaks off only loses the detail.
     const text = await response.text().catch(() => "");
     if (!detail) {
       try {
         detail = ErrorBodySchema.parse(JSON.parse(text)).error;
-      } catch {
+      } catch (error) {
+        // Not the hub's JSON error body (a proxy's page, say): show the start of the text.
+        if (!(error instanceof SyntaxError || error instanceof z.ZodError)) throw error;
         detail = text.slice(0, 200).trim();
       }
     }

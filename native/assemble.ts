@@ -27,7 +27,8 @@ import { parseElfDynamic } from "./elf_dynamic.ts";
 import { resolveClosure } from "./resolve_closure.ts";
 import { Sysroot, type SysrootFile } from "./sysroot.ts";
 import { DEBIAN_TARGETS, tempSibling } from "./_util.ts";
-import { ignoreNotFound, replaceDir } from "../src/natives/_util.ts";
+import { ignoreNotFound } from "../src/_util/ignore_not_found.ts";
+import { replaceDir } from "../src/natives/_util.ts";
 
 /** The Debian suite the bundles come from: the newest llama.cpp. */
 export const SUITE = "unstable";

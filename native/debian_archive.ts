@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
 import { sha256File } from "../src/natives/mod.ts";
 import { gunzipFile, readLines, run, tempSibling } from "./_util.ts";
-import { ignoreNotFound } from "../src/natives/_util.ts";
+import { ignoreNotFound } from "../src/_util/ignore_not_found.ts";
 import { errorMessage } from "../src/_util/error_message.ts";
 
 /** The apt sources file that names this machine's Debian mirror. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { exists } from "../src/_util/exists.ts";
 import { planTarget, type TargetPlan } from "../src/compile/mod.ts";
 import { bundleGrants, hostTarget, TARGETS } from "../src/natives/mod.ts";
 import { checkoutFlags, checkoutProgramFiles, type ProgramFiles } from "../src/permissions/mod.ts";
@@ -52,12 +53,7 @@ async function cachedDenort(target: string): Promise<string | undefined> {
   const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
   const { denoDir } = JSON.parse(new TextDecoder().decode(info.stdout)) as { denoDir: string };
   const path = join(denoDir, "dl", "release", `v${Deno.version.deno}`, `denort-${target}.zip`);
-  try {
-    await Deno.stat(path);
-    return path;
-  } catch {
-    return undefined;
-  }
+  return await exists(path) ? path : undefined;
 }
 
 const DEVICE_ARGS = [

@@ -160,8 +160,9 @@ function describeForeign(head: Uint8Array): string {
       const line = text.trimStart().split(/\r?\n/, 1)[0] ?? "";
       return `it is a text file starting with ${JSON.stringify(line.slice(0, 60))}`;
     }
-  } catch {
-    // Not UTF-8: binary, described below.
+  } catch (error) {
+    // A fatal decoder throws TypeError on bytes that are not UTF-8: binary, described below.
+    if (!(error instanceof TypeError)) throw error;
   }
   const hex = [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
   return `it does not start with "GGUF" (its first bytes are ${hex})`;

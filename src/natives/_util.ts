@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
 import type { ExecLine } from "./exec_line.ts";
 
 /** A llama.cpp probe (`--version`, `--list-devices`) that takes longer than this is hung. */
@@ -24,11 +25,6 @@ export async function probe(
     code: output.code,
     text: decoder.decode(output.stdout) + decoder.decode(output.stderr),
   };
-}
-
-/** For `.catch()` on a removal whose target may already be gone: rethrows anything else. */
-export function ignoreNotFound(error: unknown): void {
-  if (!(error instanceof Deno.errors.NotFound)) throw error;
 }
 
 /**

@@ -4,7 +4,8 @@ import type { Bundle } from "./bundle.ts";
 import { type Manifest, MANIFEST_FILE, parseManifest } from "./manifest.ts";
 import { BundleIntegrityError, verifyBundle } from "./verify_bundle.ts";
 import { exists } from "../_util/exists.ts";
-import { ignoreNotFound, replaceDir } from "./_util.ts";
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
+import { replaceDir } from "./_util.ts";
 
 /** Options for {@linkcode extractBundle}. */
 export interface ExtractBundleOptions {

@@ -53,6 +53,7 @@ export async function assertNoProcesses(needle: string, timeoutMs = 5000): Promi
       intervalMs: 50,
     });
   } catch {
+    // The deadline passed (had `processesMatching` failed instead, it throws again here).
     const left = processesMatching(needle).map((p) => `${p.pid}: ${p.cmdline}`).join("\n");
     throw new Error(`Processes left behind:\n${left}`);
   }
