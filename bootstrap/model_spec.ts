@@ -1,7 +1,6 @@
 import type { Config } from "../src/config/mod.ts";
 import { UsageError } from "../src/errors.ts";
-import { assertSafeRepoId, assertSafeRevision } from "./repo_path.ts";
-import { errorMessage } from "../src/_util/error_message.ts";
+import { assertSafeRepoId, assertSafeRevision, UnsafePathError } from "./repo_path.ts";
 
 /** A model fetched from the hub. */
 export interface HubModelSpec {
@@ -72,7 +71,8 @@ export function modelSpecs(
     assertSafeRepoId(options.hfRepo);
     assertSafeRevision(revision);
   } catch (error) {
-    throw new UsageError(`Cannot use --hf-repo/--revision: ${errorMessage(error)}`);
+    if (!(error instanceof UnsafePathError)) throw error;
+    throw new UsageError(`Cannot use --hf-repo/--revision: ${error.message}`, { cause: error });
   }
   const include = options.include?.length ? options.include : DEFAULT_INCLUDE;
   return [{ kind: "hub", id: options.hfRepo, repo: options.hfRepo, revision, include }];

@@ -117,6 +117,7 @@ async function checkEngine(
     ], variant];
   } catch (error) {
     if (signal?.aborted) throw error;
+    // Whatever stops the bundle from running (exec format, a missing library) is the finding.
     return [[{
       name: "llama.cpp",
       status: "fail",
