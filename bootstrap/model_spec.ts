@@ -4,9 +4,11 @@ import { assertSafeRepoId, assertSafeRevision, UnsafePathError } from "./repo_pa
 
 /** A model fetched from the hub. */
 export interface HubModelSpec {
+  /** Tells the two kinds of {@linkcode ModelSpec} apart. */
   readonly kind: "hub";
   /** The `[models.<id>]` key, or the repo for an ad hoc `--hf-repo`. */
   readonly id: string;
+  /** The hub repo, `org/name`. */
   readonly repo: string;
   /** Branch, tag or commit sha. */
   readonly revision: string;
@@ -16,8 +18,11 @@ export interface HubModelSpec {
 
 /** A model that is a local file (`path = ...`): only checked to exist. */
 export interface PathModelSpec {
+  /** Tells the two kinds of {@linkcode ModelSpec} apart. */
   readonly kind: "path";
+  /** The `[models.<id>]` key. */
   readonly id: string;
+  /** The absolute path of the GGUF file. */
   readonly path: string;
 }
 
@@ -26,8 +31,11 @@ export type ModelSpec = HubModelSpec | PathModelSpec;
 
 /** `--hf-repo ORG/NAME [--revision R] [--include GLOB]...`. */
 export interface AdHocModel {
+  /** `--hf-repo`: the hub repo, `org/name`; without it the configured models are used. */
   hfRepo?: string | undefined;
+  /** `--revision`: branch, tag or commit sha. @default {"main"} */
   revision?: string | undefined;
+  /** `--include`: globs over repo paths. @default {["*.gguf"]} */
   include?: readonly string[] | undefined;
 }
 

@@ -14,14 +14,21 @@ import { type BootstrapState, emptyState, loadState, saveState } from "./state_f
 import { HubStore } from "./store.ts";
 import { isNotFound, removeIfExists, statOrUndefined } from "./_util.ts";
 
+/** The bootstrapper's files and folders under `$EDGELLM_HOME`, as absolute paths. */
+export interface BootstrapPaths {
+  /** The store in the Hugging Face cache layout, `hub/`. */
+  hub: string;
+  /** Progress and byte totals across runs, `state/bootstrap.json`. */
+  stateFile: string;
+  /** Held while a bootstrap runs, `state/bootstrap.lock`. */
+  lockFile: string;
+}
+
 /** Where the bootstrapper keeps things under `$EDGELLM_HOME`. */
-export function bootstrapPaths(home: string) {
+export function bootstrapPaths(home: string): BootstrapPaths {
   return {
-    /** The HF-layout store. */
     hub: join(home, "hub"),
-    /** `state/bootstrap.json`. */
     stateFile: join(home, "state", "bootstrap.json"),
-    /** `state/bootstrap.lock`. */
     lockFile: join(home, "state", "bootstrap.lock"),
   };
 }
@@ -40,6 +47,7 @@ export interface HubSettings {
 export interface BootstrapOptions {
   /** Absolute `$EDGELLM_HOME`. */
   home: string;
+  /** The hub to download from (`[hub]` with its token resolved). */
   hub: HubSettings;
   /** Never touch the network; fail only if something is missing. @default {false} */
   offline?: boolean | undefined;
@@ -49,8 +57,9 @@ export interface BootstrapOptions {
   clean?: boolean | undefined;
   /** How long to wait for another bootstrap's lock. @default {0} */
   waitMs?: number | undefined;
+  /** Receives progress lines, warnings and the per-model results. */
   logger: Logger;
-  /** @default {createProgress({ logger })} */
+  /** Reports bytes as they arrive. @default {createProgress({ logger })} */
   progress?: Progress | undefined;
   /** Aborted on SIGINT: downloads checkpoint and stop, the lock is released. */
   signal?: AbortSignal | undefined;
@@ -69,12 +78,17 @@ export interface BootstrapOptions {
 
 /** What happened to one model. */
 export interface ModelSummary {
+  /** The model's id: its `[models.<id>]` key, or the repo for `--hf-repo`. */
   id: string;
+  /** The hub repo (`org/name`); `null` for `path` models. */
   repo: string | null;
+  /** The branch, tag or commit asked for; `null` for `path` models. */
   revision: string | null;
+  /** The commit the revision resolved to; `null` for `path` models. */
   commit: string | null;
   /** For `path` models, the file. */
   path: string | null;
+  /** Files the model has in the store after this run. */
   files: number;
   /** Received from the network in this run. */
   bytes_downloaded: number;
@@ -86,11 +100,17 @@ export interface ModelSummary {
 
 /** The result of a bootstrap, printed by `--json`. */
 export interface BootstrapSummary {
+  /** One entry per model, in the order they were given. */
   models: ModelSummary[];
+  /** Files over all models. */
   files: number;
+  /** Bytes received from the network in this run, over all models. */
   bytes_downloaded: number;
+  /** Bytes copied from a `--from` source in this run, over all models. */
   bytes_imported: number;
+  /** Bytes already in the store, over all models. */
   bytes_reused: number;
+  /** Wall-clock time of the run, in seconds. */
   duration_s: number;
 }
 
@@ -388,11 +408,20 @@ async function removePartials(hub: string): Promise<number> {
 
 /** A model's plan for `--dry-run`. */
 export interface PlannedModel {
+  /** The model's id, as in {@linkcode ModelSummary.id}. */
   id: string;
+  /** The hub repo (`org/name`); `null` for `path` models. */
   repo: string | null;
+  /** The branch, tag or commit asked for; `null` for `path` models. */
   revision: string | null;
+  /** The commit the revision resolves to; `null` for `path` models. */
   commit: string | null;
+  /** For `path` models, the file. */
   path: string | null;
+  /**
+   * Each file: its repo path, size in bytes, what a run would do with it (`status`) and how
+   * many of its bytes the store already has (`have`).
+   */
   files: { path: string; size: number; status: string; have: number }[];
   /** Bytes a real run would transfer. */
   bytes_to_fetch: number;

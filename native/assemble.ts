@@ -78,6 +78,7 @@ export interface AssembleBundleOptions {
 export interface AssembleResult {
   /** The bundle folder, `<distDir>/<target>`. */
   dir: string;
+  /** The bundle's `manifest.json`: llama.cpp build, files and their digests. */
   manifest: Manifest;
   /** `false` when the existing bundle verified and nothing was done (no network either). */
   built: boolean;

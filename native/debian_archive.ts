@@ -28,11 +28,15 @@ export function parseAptMirror(text: string): string {
 
 /** One binary package as the suite's `Packages` index describes it. */
 export interface DebPackage {
+  /** The `Package:` field, e.g. `libc6`. */
   name: string;
+  /** The `Version:` field, e.g. `2.43-7`. */
   version: string;
+  /** The `Architecture:` field: a Debian architecture (`amd64`, `arm64`) or `all`. */
   architecture: string;
   /** Path of the .deb below the mirror, e.g. `pool/main/g/glibc/libc6_2.43-7_amd64.deb`. */
   filename: string;
+  /** The `SHA256:` field: the hex digest the downloaded .deb must have. */
   sha256: string;
 }
 

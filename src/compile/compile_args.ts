@@ -34,9 +34,13 @@ Environment: DENORT_BIN, a denort for the target, where Deno's site cannot be re
 
 /** The parsed command line of `deno task compile`. */
 export interface CompileArgs {
+  /** What to build and what the binaries may do, defaults applied. */
   options: CompileOptions;
+  /** `--dry-run`: print the commands instead of running them. */
   dryRun: boolean;
+  /** `--json`: print the plan or result as JSON. */
   json: boolean;
+  /** `--help`/`-h`: print the usage and build nothing. */
   help: boolean;
 }
 

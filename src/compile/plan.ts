@@ -45,6 +45,7 @@ export function compileScope(options: CompileOptions, loader: string): Permissio
 
 /** The commands that build one target, run from the checkout. */
 export interface TargetPlan {
+  /** The target triple built, e.g. `aarch64-unknown-linux-gnu`. */
   target: Target;
   /** The bundle's loader on the device; `null` in a dry run before the bundle is assembled. */
   loader: string | null;

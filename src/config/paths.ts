@@ -37,20 +37,21 @@ function absolute(path: string, cwd: string): string {
  * else `/etc/edgellm/edgellm.toml`, else built-in defaults. A file named by the flag or the
  * variable is used even if missing, so that the load reports it.
  */
-export function resolveConfigPath(flag: string | undefined, options: PathOptions = {}) {
+export function resolveConfigPath(
+  flag: string | undefined,
+  options: PathOptions = {},
+): ConfigLocation {
   const env = options.env ?? readEnv();
   const cwd = options.cwd ?? Deno.cwd();
-  if (flag) return { path: absolute(flag, cwd), source: "flag" } satisfies ConfigLocation;
+  if (flag) return { path: absolute(flag, cwd), source: "flag" };
   const fromEnv = env["EDGELLM_CONFIG"];
-  if (fromEnv) return { path: absolute(fromEnv, cwd), source: "env" } satisfies ConfigLocation;
+  if (fromEnv) return { path: absolute(fromEnv, cwd), source: "env" };
   const local = join(cwd, "edgellm.toml");
-  if (existsSync(local, { isFile: true })) {
-    return { path: local, source: "file" } satisfies ConfigLocation;
-  }
+  if (existsSync(local, { isFile: true })) return { path: local, source: "file" };
   if (existsSync(SYSTEM_CONFIG_PATH, { isFile: true })) {
-    return { path: SYSTEM_CONFIG_PATH, source: "file" } satisfies ConfigLocation;
+    return { path: SYSTEM_CONFIG_PATH, source: "file" };
   }
-  return { path: undefined, source: "default" } satisfies ConfigLocation;
+  return { path: undefined, source: "default" };
 }
 
 /**

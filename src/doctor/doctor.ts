@@ -23,6 +23,7 @@ export type CheckStatus = "ok" | "warn" | "fail";
 export interface Check {
   /** What was checked, e.g. `bundle`, `model tiny`, `port`. */
   name: string;
+  /** How it came out; one `fail` makes the report fail. */
   status: CheckStatus;
   /** What was found. */
   detail: string;
@@ -36,6 +37,7 @@ const LOW_MEMORY_BYTES = 1 * 2 ** 30;
 const LOW_DISK_BYTES = 2 * 2 ** 30;
 /** What {@linkcode doctor} examines. */
 export interface DoctorInput {
+  /** The loaded configuration: its models, runtimes and `[server]` are checked. */
   config: Config;
   /** Absolute `$EDGELLM_HOME`. */
   home: string;

@@ -32,8 +32,11 @@ export type GgufScalar = number | bigint | boolean | string;
 
 /** A metadata array. */
 export interface GgufArray {
+  /** Tells an array apart from a {@linkcode GgufScalar}. */
   readonly type: "array";
+  /** The type every item has (GGUF arrays are homogeneous). */
   readonly itemType: GgufValueType;
+  /** How many items the file declares, also when they were skipped. */
   readonly length: number;
   /**
    * The items, or `undefined` when the array was skipped for being longer than

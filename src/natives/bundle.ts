@@ -10,6 +10,7 @@ import { verifyBundle } from "./verify_bundle.ts";
 export interface Bundle extends BundleLayout {
   /** Absolute folder holding `bin/`, `lib/` and `manifest.json`. */
   dir: string;
+  /** The bundle's verified `manifest.json`. */
   manifest: Manifest;
   /**
    * `checkout`: used in place from `native/dist/<target>/`; `extracted`: copied out of the
@@ -28,6 +29,7 @@ export const DIST_DIR: string = fileURLToPath(new URL("../../native/dist", impor
 
 /** Raised when no bundle exists for a target. */
 export class BundleNotFoundError extends Error {
+  /** Always `"BundleNotFoundError"`. */
   override readonly name = "BundleNotFoundError";
   /** The target whose bundle is missing. */
   readonly target: Target;

@@ -7,6 +7,7 @@ import { hostTarget, type Target, targetArch } from "./target.ts";
 export interface ExecLine {
   /** Absolute path of the program to spawn; grant exactly this path to `--allow-run`. */
   command: string;
+  /** Arguments to pass as they are (for a bundle: the loader's, then the program's). */
   args: string[];
 }
 
@@ -14,6 +15,7 @@ export interface ExecLine {
 export interface BundleLayout {
   /** Absolute folder holding the bundle. */
   dir: string;
+  /** Where the loader, libraries and executables are inside `dir`, and for which target. */
   manifest: Pick<Manifest, "target" | "loader" | "library_path" | "executables">;
 }
 

@@ -15,6 +15,7 @@ export interface ExtractBundleOptions {
 
 /** What {@linkcode extractBundle} found and did. */
 export interface ExtractResult {
+  /** The bundle in its extracted folder, ready to run. */
   bundle: Bundle;
   /**
    * `present`: already extracted and intact; `extracted`: extracted now; `repaired`: an earlier

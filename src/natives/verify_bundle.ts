@@ -4,6 +4,7 @@ import { sha256File } from "./sha256_file.ts";
 
 /** Raised when a bundle file is missing or its contents differ from the manifest. */
 export class BundleIntegrityError extends Error {
+  /** Always `"BundleIntegrityError"`. */
   override readonly name = "BundleIntegrityError";
   /** The bundle folder. */
   readonly dir: string;

@@ -25,8 +25,11 @@ export type RunCompletionOptions = RunOneShotOptions;
 
 /** What {@linkcode runCompletion} got: the last run, its parsed output and how many runs. */
 export interface CompletionRun {
+  /** How the last run ended: exit code, stdout, stderr and timing. */
   result: OneShotResult;
+  /** The last run's stdout parsed into text and stats. */
   completion: Completion;
+  /** Runs made, 1 to {@linkcode MAX_COMPLETION_ATTEMPTS}. */
   attempts: number;
 }
 
