@@ -53,7 +53,7 @@ export class ChecksumMismatchError extends CliError {
   /** Constructs a new instance. */
   constructor(repo: string, path: string, options: ChecksumMismatchOptions) {
     super(
-      `Cannot verify ${repo}/${path}: ${options.expected.algorithm} expected ` +
+      `Cannot verify '${repo}/${path}': ${options.expected.algorithm} expected ` +
         `${options.expected.hex}, got ${options.actual} (${options.context}); nothing was kept.`,
       ExitCode.Failed,
     );
@@ -174,7 +174,7 @@ async function fetchToPartial(
     signal: context.signal,
   });
   await ensureFreeSpace(dirname(partial), file.size - writer.written, {
-    what: `${repo}/${file.path}`,
+    what: `'${repo}/${file.path}'`,
     ...(context.freeBytes ? { freeBytes: context.freeBytes } : {}),
   });
   const previous: DownloadState | undefined = context.state.downloads[key];
@@ -242,7 +242,7 @@ async function fetchToPartial(
           if (response.status === 206) {
             await response.body.cancel();
             entry.validator = null;
-            throw new HubError(`Cannot resume ${repo}/${file.path}: wrong Content-Range`, {
+            throw new HubError(`Cannot resume '${repo}/${file.path}': wrong Content-Range`, {
               status: 206,
               temporary: true,
             });
@@ -280,12 +280,14 @@ async function fetchToPartial(
         const message = errorMessage(error);
         if (!reading) {
           // The disk, not the network: retrying will not help.
-          throw new CliError(`Cannot write '${partial}': ${message}`, ExitCode.Failed, {
-            cause: error,
-          });
+          throw new CliError(
+            `Cannot write '${partial}': ${message}; fix the disk, then run the bootstrap again`,
+            ExitCode.Failed,
+            { cause: error },
+          );
         }
         const why = attempt.controller.signal.aborted ? `no data for ${idleMs / 1000} s` : message;
-        throw new HubError(`Cannot finish ${repo}/${file.path}: ${why}`, {
+        throw new HubError(`Cannot finish '${repo}/${file.path}': ${why}`, {
           temporary: true,
           cause: error,
         });
@@ -295,7 +297,7 @@ async function fetchToPartial(
       }
       if (writer.length < file.size && !overflow) {
         throw new HubError(
-          `Cannot finish ${repo}/${file.path}: the connection closed at byte ` +
+          `Cannot finish '${repo}/${file.path}': the connection closed at byte ` +
             `${writer.length} of ${file.size}`,
           { temporary: true },
         );

@@ -196,7 +196,7 @@ export class HubClient {
       );
       if (!range) {
         await response.body?.cancel();
-        throw new HubError(`Cannot resume ${target.path}: the 206 answer has no Content-Range`, {
+        throw new HubError(`Cannot resume '${target.path}': the 206 answer has no Content-Range`, {
           status: 206,
           temporary: false,
         });
@@ -206,7 +206,7 @@ export class HubClient {
     if (response.status !== 200) {
       await response.body?.cancel();
       throw new HubError(
-        `Cannot download ${target.path}: the hub answered ${response.status}, expected 200 or 206`,
+        `Cannot download '${target.path}': the hub answered ${response.status}, expected 200 or 206`,
         { status: response.status, temporary: false },
       );
     }

@@ -213,7 +213,7 @@ export async function runBootstrap(
     const temporary = failures.every((f) => f.error.exitCode === ExitCode.TempFail);
     throw new CliError(
       `Cannot bootstrap ${failures.length} models:\n` +
-        failures.map((f) => `  - ${f.id}: ${f.error.message}`).join("\n"),
+        failures.map((f) => `  - "${f.id}": ${f.error.message}`).join("\n"),
       temporary ? ExitCode.TempFail : ExitCode.Failed,
     );
   }

@@ -39,7 +39,7 @@ export class BundleNotFoundError extends Error {
   /** Builds the error for `target`, looked for in `dir`. */
   constructor(target: Target, dir: string, options?: ErrorOptions) {
     super(
-      `Cannot find the llama.cpp bundle for "${target}": "${join(dir, MANIFEST_FILE)}" does not ` +
+      `Cannot find the llama.cpp bundle for "${target}": '${join(dir, MANIFEST_FILE)}' does not ` +
         `exist; build it with "deno task natives --target ${target}", or set engine_path`,
       options,
     );

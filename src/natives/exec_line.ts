@@ -61,14 +61,14 @@ export function execLine(
   if ("enginePath" in engine) {
     if (!isAbsolute(engine.enginePath)) {
       throw new TypeError(
-        `Cannot run engine "${engine.enginePath}": engine_path must be an absolute path`,
+        `Cannot run engine '${engine.enginePath}': engine_path must be an absolute path`,
       );
     }
     return { command: engine.enginePath, args: [...args] };
   }
   const { dir, manifest } = engine.bundle;
   if (!isAbsolute(dir)) {
-    throw new TypeError(`Cannot run bundle "${dir}": the bundle folder must be an absolute path`);
+    throw new TypeError(`Cannot run bundle '${dir}': the bundle folder must be an absolute path`);
   }
   const executable = manifest.executables[engine.executable];
   if (executable === undefined) {

@@ -159,7 +159,7 @@ async function verify(
   }
   if (results.length === 0) {
     throw new CliError(
-      `Cannot verify natives: no llama.cpp bundle found in "${DIST_DIR}"; ` +
+      `Cannot verify natives: no llama.cpp bundle found in '${DIST_DIR}'; ` +
         `build them with "deno task natives --target all"`,
       ExitCode.Failed,
     );

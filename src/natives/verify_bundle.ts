@@ -25,7 +25,7 @@ export class BundleIntegrityError extends Error {
   ) {
     const found = actual === null ? "is missing" : `has sha256 "${actual}"`;
     super(
-      `Cannot verify llama.cpp bundle "${dir}": "${path}" ${found}, the manifest says "${expected}"; ` +
+      `Cannot verify llama.cpp bundle '${dir}': '${path}' ${found}, the manifest says "${expected}"; ` +
         `restore the bundle ("edgellm natives extract", or "deno task natives" in a checkout)`,
       options,
     );
