@@ -172,6 +172,11 @@ export class Spawner {
     };
   }
 
+  /** Whether the Worker is gone (closed, or failed): every spawn is refused. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Children spawned and not yet exited (or being spawned). */
   get active(): number {
     return this.#pending.size;
