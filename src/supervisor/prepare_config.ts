@@ -1,4 +1,4 @@
-import { basename, join } from "node:path";
+import { basename } from "node:path";
 import { type Config, ConfigError, type ConfigIssue, resolveThreads } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { BundleNotFoundError, type ExecLine, execLine } from "../natives/mod.ts";
