@@ -176,9 +176,10 @@ Deno.test("Spawner signals a child's whole process group, grandchildren included
   const marker = `300.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
   await withSpawner(["/bin/sh"], async (spawner, dir) => {
     // The shell waits on a background sleep: signalling the shell's pid alone leaves it.
+    // The marker is an argument, so only the sleep's command line reads "sleep <marker>".
     const child = await spawner.spawn({
       command: "/bin/sh",
-      args: ["-c", `${SLEEP} ${marker} & echo started; wait`],
+      args: ["-c", `${SLEEP} "$1" & wait`, "sh", marker],
       cwd: dir,
       env: {},
       onOutput: () => {},
