@@ -133,9 +133,9 @@ export class Supervisor {
     this.#options = options;
     this.#lock = held.lock;
     this.#registry = held.registry;
-    this.#spawner = this.#newSpawner(prepared);
+    this.#spawner = this.#newSpawner(prepared.runPaths);
     this.#effects = {
-      spawn: (request) => this.#spawner.spawn(request),
+      spawn: (request) => this.#currentSpawner().spawn(request),
       freePort: () => Promise.resolve(freePort()),
       probe: probeLlamaServer,
       clock: SYSTEM_CLOCK,
@@ -146,7 +146,7 @@ export class Supervisor {
     this.#jobsDir = jobsDir;
     this.#ownJobsDir(prepared);
     this.jobs = new JobManager(prepared, {
-      spawner: () => this.#spawner,
+      spawner: () => this.#currentSpawner(),
       resolveModel: options.resolveModel,
       cwd: jobsDir,
       logger: options.logger?.child({ component: "jobs" }),
@@ -155,13 +155,21 @@ export class Supervisor {
     for (const spec of prepared.runtimes.values()) this.#addRuntime(spec);
   }
 
-  #newSpawner(prepared: PreparedConfig): Spawner {
+  #newSpawner(run: readonly string[]): Spawner {
     return new Spawner({
-      run: prepared.runPaths,
+      run,
       registry: this.#registry,
       logger: this.#options.logger?.child({ component: "spawner" }),
       ...(this.#options.setpriv === undefined ? {} : { setpriv: this.#options.setpriv }),
     });
+  }
+
+  /** The spawner for new children; one whose Worker failed is replaced (until shutdown). */
+  #currentSpawner(): Spawner {
+    if (this.#spawner.closed && !this.#closed) {
+      this.#spawner = this.#newSpawner(this.#spawner.run);
+    }
+    return this.#spawner;
   }
 
   /** Jobs run in the jobs folder; a `run_as` user must be able to work there. */
@@ -332,7 +340,7 @@ export class Supervisor {
       if (prepared.runPaths.join("\n") !== this.#spawner.run.join("\n")) {
         // Children of the old spawner keep their handles; it retires when the last one exits.
         const old = this.#spawner;
-        this.#spawner = this.#newSpawner(prepared);
+        this.#spawner = this.#newSpawner(prepared.runPaths);
         old.closeWhenIdle();
       }
       this.#ownJobsDir(prepared);
