@@ -236,9 +236,9 @@ export class Supervisor {
    *
    * @throws {RuntimeNotFoundError} for an unknown id (also one a pending reload removes).
    */
-  start(id: string): Promise<RuntimeSnapshot> {
-    this.#runtime(id);
-    return this.#control(id, async (runtime) => {
+  async start(id: string): Promise<RuntimeSnapshot> {
+    this.#runtime(id); // an unknown id is refused at once, not after a reload in progress
+    return await this.#control(id, async (runtime) => {
       if (!this.#closed) await runtime.start();
     });
   }
@@ -249,9 +249,9 @@ export class Supervisor {
    *
    * @throws {RuntimeNotFoundError} for an unknown id (also one a pending reload removes).
    */
-  stop(id: string): Promise<RuntimeSnapshot> {
-    this.#runtime(id);
-    return this.#control(id, (runtime) => runtime.stop());
+  async stop(id: string): Promise<RuntimeSnapshot> {
+    this.#runtime(id); // an unknown id is refused at once, not after a reload in progress
+    return await this.#control(id, (runtime) => runtime.stop());
   }
 
   /**
@@ -261,9 +261,9 @@ export class Supervisor {
    *
    * @throws {RuntimeNotFoundError} for an unknown id (also one a pending reload removes).
    */
-  restart(id: string): Promise<RuntimeSnapshot> {
-    this.#runtime(id);
-    return this.#control(id, async (runtime) => {
+  async restart(id: string): Promise<RuntimeSnapshot> {
+    this.#runtime(id); // an unknown id is refused at once, not after a reload in progress
+    return await this.#control(id, async (runtime) => {
       if (this.#closed) return;
       await runtime.stop("restarting by request");
       if (!this.#closed) await runtime.start("restarted by request");
