@@ -26,6 +26,8 @@ export interface StartHttpOptions {
   readonly logger: Logger;
   /** `--insecure`: serve a non-loopback host without a token. */
   readonly insecure: boolean;
+  /** `$EDGELLM_HOME` (where `/metrics` finds bootstrap's byte totals). */
+  readonly home: string;
 }
 
 /**
@@ -129,7 +131,15 @@ async function serve(flags: ServeFlags, context: CommandContext, options: ServeC
       throw new CliError(error.message, ExitCode.TempFail, { cause: error });
     }
     const insecure = flags.insecure ?? false;
-    const http = options.startHttp?.(supervisor, { config, host, port, signal, logger, insecure });
+    const http = options.startHttp?.(supervisor, {
+      config,
+      host,
+      port,
+      signal,
+      logger,
+      insecure,
+      home,
+    });
     logger.info("serving", { runtimes: supervisor.list().length, pid: Deno.pid });
     await Promise.race(http === undefined ? [waitForAbort(signal)] : [waitForAbort(signal), http]);
     logger.info("stopping: every child gets SIGTERM, then SIGKILL after its grace");

@@ -130,6 +130,8 @@ export interface ServeHttpOptions {
   readonly insecure?: boolean;
   /** How long requests in flight may take after `signal` (see {@linkcode ShutdownOptions}). */
   readonly graceMs?: number;
+  /** `$EDGELLM_HOME`, for bootstrap's byte totals in `/metrics` (see {@linkcode ServerDeps.home}). */
+  readonly home?: string;
 }
 
 /**
@@ -153,7 +155,14 @@ export async function serveHttp(
   const logger = options.logger.child({ component: "http" });
   let server: HttpServer;
   try {
-    server = await startHttpServer({ supervisor, config, token, logger, signal }, {
+    server = await startHttpServer({
+      supervisor,
+      config,
+      token,
+      logger,
+      signal,
+      home: options.home,
+    }, {
       hostname: unbracket(host),
       port,
     });

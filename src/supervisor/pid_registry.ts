@@ -148,13 +148,19 @@ export class PidRegistry {
     }
   }
 
+  /**
+   * Whether the process is gone within `ms`. Only a check that began after the deadline may
+   * say "still there": on a busy machine one `ps` can outlast the whole grace, and a check
+   * that began before the deadline may have looked before the process got to exit.
+   */
   async #waitGone(record: ChildRecord, ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
-    while (await this.isAlive(record)) {
-      if (Date.now() >= deadline) return false;
-      await delay(POLL_MS);
+    for (;;) {
+      const checkedAt = Date.now();
+      if (!(await this.isAlive(record))) return true;
+      if (checkedAt >= deadline) return false;
+      await delay(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
     }
-    return true;
   }
 
   async #stop(record: ChildRecord, graceMs: number, logger?: Logger): Promise<Leftover[]> {

@@ -106,8 +106,8 @@ function servers(model: string): number[] {
 }
 
 Deno.test("serve stops every child gracefully on SIGTERM before it exits 0", async () => {
-  await withTestHome(async ({ dir, home, model }) => {
-    const config = `${dir}/edgellm.toml`;
+  await withTestHome(async ({ home, model }) => {
+    const config = `${home}/edgellm.toml`;
     await Deno.writeTextFile(
       config,
       configText(model, `[runtimes.chat]\nmodel = "tiny"\n${FAST_RUNTIME}`),
@@ -129,8 +129,8 @@ Deno.test("serve stops every child gracefully on SIGTERM before it exits 0", asy
 });
 
 Deno.test("serve after a SIGKILLed serve runs no duplicate llama-server", async () => {
-  await withTestHome(async ({ dir, home, model }) => {
-    const config = `${dir}/edgellm.toml`;
+  await withTestHome(async ({ home, model }) => {
+    const config = `${home}/edgellm.toml`;
     await Deno.writeTextFile(
       config,
       configText(model, `[runtimes.chat]\nmodel = "tiny"\n${FAST_RUNTIME}`),
@@ -152,8 +152,8 @@ Deno.test("serve after a SIGKILLed serve runs no duplicate llama-server", async 
 });
 
 Deno.test("serve on SIGHUP applies a new configuration and keeps the running one when the new is bad", async () => {
-  await withTestHome(async ({ dir, home, model }) => {
-    const config = `${dir}/edgellm.toml`;
+  await withTestHome(async ({ home, model }) => {
+    const config = `${home}/edgellm.toml`;
     const runtime = (id: string) => `[runtimes.${id}]\nmodel = "tiny"\n${FAST_RUNTIME}\n`;
     await Deno.writeTextFile(config, configText(model, runtime("a")));
     const s = await serve(home, config);
@@ -187,8 +187,8 @@ Deno.test("serve on SIGHUP applies a new configuration and keeps the running one
 });
 
 Deno.test("serve refuses an engine_path outside the verified set with exit 2", async () => {
-  await withTestHome(async ({ dir, home, model }) => {
-    const config = `${dir}/edgellm.toml`;
+  await withTestHome(async ({ home, model }) => {
+    const config = `${home}/edgellm.toml`;
     await Deno.writeTextFile(
       config,
       configText(model, `[runtimes.x]\nmodel = "tiny"\nengine_path = "/bin/sh"\n`),
@@ -203,8 +203,8 @@ Deno.test("serve refuses an engine_path outside the verified set with exit 2", a
 });
 
 Deno.test("serve exits 75 while another serve holds the same home", async () => {
-  await withTestHome(async ({ dir, home, model }) => {
-    const config = `${dir}/edgellm.toml`;
+  await withTestHome(async ({ home, model }) => {
+    const config = `${home}/edgellm.toml`;
     await Deno.writeTextFile(config, configText(model, ""));
     const first = await serve(home, config);
     await first.log.next("serving", (r) => r.msg === "serving");
