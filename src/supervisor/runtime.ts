@@ -468,6 +468,13 @@ export class Runtime {
     run.close();
     if (this.#run() !== run) return;
     if (status !== undefined) {
+      // Says whether a stop was graceful (exit 0) or needed SIGKILL, and how a crash ended.
+      this.#logger?.info("runtime process exited", {
+        runtime: this.id,
+        pid: run.child?.pid,
+        code: status.code,
+        signal: status.signal,
+      });
       this.#lastExit = {
         code: status.code,
         signal: status.signal,

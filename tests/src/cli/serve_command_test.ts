@@ -120,11 +120,12 @@ Deno.test("serve stops every child gracefully on SIGTERM before it exits 0", asy
     // At the moment serve has exited, not after a wait that setpriv's parent-death signal
     // would also satisfy (review finding 9): serve itself stopped and reaped its children.
     assert.deepEqual(servers(model), []);
-    const stopped = s.log.records.find((r) => r.msg === "runtime stopped");
+    const stopped = s.log.records.findLast((r) => r.msg === "runtime stopped");
     assert.equal(stopped?.["reason"], "edgellm is stopping");
-    // Gracefully: llama-server ran its own SIGTERM shutdown (a SIGKILL leaves no such line).
-    const output = await Deno.readTextFile(`${home}/runtimes/chat/output.log`);
-    assert.match(output, /cleaning up before exit/);
+    // Gracefully: llama-server exited 0 on SIGTERM (after the grace, SIGKILL would show). The
+    // last exit: an earlier one may be a spawn that lost its port and was restarted.
+    const exited = s.log.records.findLast((r) => r.msg === "runtime process exited");
+    assert.deepEqual([exited?.["code"], exited?.["signal"]], [0, null]);
   });
 });
 
