@@ -23,7 +23,7 @@ export interface JobManagerOptions {
   /** The spawner of the current configuration (it changes on reload). */
   spawner: () => Spawner;
   resolveModel: ModelResolver;
-  /** Working folder of jobs (`$EDGELLM_HOME/jobs`). */
+  /** Working folder of jobs (`$EDGELLM_HOME/state/jobs`). */
   cwd: string;
   logger?: Logger | undefined;
   /** CPUs, for `concurrency = "auto"` and inference threads. @default {navigator.hardwareConcurrency} */
@@ -83,6 +83,7 @@ function iso(ms: number | undefined): string | null {
 }
 
 function exitReason(status: ExitStatus): string {
+  if (status.spawnerFailure !== undefined) return status.spawnerFailure;
   return status.signal === null ? `exited with code ${status.code}` : `killed by ${status.signal}`;
 }
 

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import { delay } from "../async/delay.ts";
 import type { Logger } from "../log/mod.ts";
 import { KILL_PATH, PS_PATH } from "../permissions/deno_flags.ts";
 
@@ -49,12 +50,8 @@ const POLL_MS = 50;
 
 const decoder = new TextDecoder();
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
- * Pid files of the children a supervisor runs (`$EDGELLM_HOME/run/children/`), so that the
+ * Pid files of the children a supervisor runs (`$EDGELLM_HOME/state/children/`), so that the
  * next start can find children of an instance that was killed with SIGKILL and stop them.
  * A pid file is trusted only while the process's start time and `argv[0]` match it: a pid
  * reused by another process is never signalled.
@@ -76,10 +73,17 @@ export class PidRegistry {
     Deno.mkdirSync(dir, { recursive: true });
   }
 
-  /** Records a child that was just spawned. */
+  /**
+   * Records a child that was just spawned: written to a temporary file and renamed, so a
+   * full disk never leaves a half-written record (`list` reads only `<pid>.json`).
+   *
+   * @throws {Error} when the record cannot be written (e.g. the disk is full).
+   */
   add(pid: number, command: string): void {
     const record: ChildRecord = { pid, spawned_at: Date.now(), command, owner_pid: Deno.pid };
-    Deno.writeTextFileSync(join(this.dir, `${pid}.json`), JSON.stringify(record) + "\n");
+    const path = join(this.dir, `${pid}.json`);
+    Deno.writeTextFileSync(`${path}.tmp`, JSON.stringify(record) + "\n");
+    Deno.renameSync(`${path}.tmp`, path);
   }
 
   /** Forgets a child that has exited. */

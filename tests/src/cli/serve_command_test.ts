@@ -105,7 +105,7 @@ function servers(model: string): number[] {
   return processesMatching(`--model ${model}`).map((p) => p.pid);
 }
 
-Deno.test("serve stops every child on SIGTERM and exits 0 within the grace", async () => {
+Deno.test("serve stops every child gracefully on SIGTERM before it exits 0", async () => {
   await withTestHome(async ({ home, model }) => {
     const config = `${home}/edgellm.toml`;
     await Deno.writeTextFile(
@@ -115,12 +115,17 @@ Deno.test("serve stops every child on SIGTERM and exits 0 within the grace", asy
     const s = await serve(home, config);
     await s.log.state("chat", "ready");
     assert.equal(servers(model).length, 1);
-    const start = Date.now();
     s.child.kill("SIGTERM");
     assert.equal(await s.exit(), 0);
-    // The default grace is 10 s; llama-server honours SIGTERM well within it.
-    assert.ok(Date.now() - start < 10_000, `took ${Date.now() - start} ms`);
-    assert.ok(s.log.records.some((r) => r.msg === "runtime stopped"));
+    // At the moment serve has exited, not after a wait that setpriv's parent-death signal
+    // would also satisfy (review finding 9): serve itself stopped and reaped its children.
+    assert.deepEqual(servers(model), []);
+    const stopped = s.log.records.findLast((r) => r.msg === "runtime stopped");
+    assert.equal(stopped?.["reason"], "edgellm is stopping");
+    // Gracefully: llama-server exited 0 on SIGTERM (after the grace, SIGKILL would show). The
+    // last exit: an earlier one may be a spawn that lost its port and was restarted.
+    const exited = s.log.records.findLast((r) => r.msg === "runtime process exited");
+    assert.deepEqual([exited?.["code"], exited?.["signal"]], [0, null]);
   });
 });
 

@@ -1,0 +1,6 @@
+/**
+ * Small asynchronous helpers shared by the runtime and the bootstrapper.
+ *
+ * @module
+ */
+export * from "./delay.ts";
