@@ -1,5 +1,5 @@
 import { dirname } from "node:path";
-import { delay } from "../async/delay.ts";
+import { delay } from "../_util/delay.ts";
 
 /** Another process holds the lock (callers map it to their own message and exit 75). */
 export class LockHeldError extends Error {

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { delay } from "../async/delay.ts";
+import { delay } from "../_util/delay.ts";
 import type { Logger } from "../log/mod.ts";
 import { KILL_PATH, PS_PATH } from "../permissions/deno_flags.ts";
 
