@@ -19,18 +19,29 @@ function orphan(command: string, args: string[]): Deno.ChildProcess {
 /**
  * A `sleep` orphan, once it runs `sleep`: `spawn()` may return before the child has called
  * exec (measured: 177 times in 300), and until then `ps` shows another command line.
+ * `record` gets its pid at once, as the supervisor records a child when it spawns: recorded
+ * later, on a loaded machine, its start time might no longer match the record's.
  */
-async function sleeper(marker: string): Promise<Deno.ChildProcess> {
+async function sleeper(
+  marker: string,
+  record: (pid: number) => void = () => {},
+): Promise<Deno.ChildProcess> {
   const child = orphan(SLEEP, [marker]);
+  record(child.pid);
   await waitFor("the sleep to run", () => processesMatching(marker).length === 1);
   return child;
 }
 
 /**
  * A script orphan that installs `trap` (for SIGTERM) and then loops; resolves once the trap is
- * installed (it says "ready"), so a SIGTERM can no longer end it by arriving first.
+ * installed (it says "ready"), so a SIGTERM can no longer end it by arriving first. `record`
+ * gets its pid at once (see {@linkcode sleeper}).
  */
-async function trapping(path: string, trap: string): Promise<Deno.ChildProcess> {
+async function trapping(
+  path: string,
+  trap: string,
+  record: (pid: number) => void,
+): Promise<Deno.ChildProcess> {
   await Deno.writeTextFile(
     path,
     `#!/bin/sh\ntrap '${trap}' TERM\necho ready\nwhile :; do /usr/bin/sleep 0.05; done\n`,
@@ -38,6 +49,7 @@ async function trapping(path: string, trap: string): Promise<Deno.ChildProcess> 
   await Deno.chmod(path, 0o755);
   const child = new Deno.Command(path, { stdin: "null", stdout: "piped", stderr: "null" })
     .spawn();
+  record(child.pid);
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let said = "";
   while (!said.includes("ready\n")) {
@@ -61,8 +73,7 @@ async function withRegistry(fn: (registry: PidRegistry, dir: string) => Promise<
 Deno.test("PidRegistry.stopLeftovers stops a recorded child and clears its pid file", async () => {
   await withRegistry(async (registry) => {
     const marker = uniqueDuration();
-    const child = await sleeper(marker);
-    registry.add(child.pid, SLEEP);
+    const child = await sleeper(marker, (pid) => registry.add(pid, SLEEP));
     assert.equal(registry.list().length, 1);
     const leftovers = await registry.stopLeftovers({ graceMs: 2000 });
     assert.deepEqual(leftovers, [{ pid: child.pid, command: SLEEP, outcome: "stopped" }]);
@@ -75,8 +86,7 @@ Deno.test("PidRegistry.stopLeftovers stops a recorded child and clears its pid f
 Deno.test("PidRegistry.stopLeftovers kills with SIGKILL a leftover that ignores SIGTERM", async () => {
   await withRegistry(async (registry, dir) => {
     const script = `${dir}/stubborn`;
-    const child = await trapping(script, "");
-    registry.add(child.pid, script);
+    const child = await trapping(script, "", (pid) => registry.add(pid, script));
     const leftovers = await registry.stopLeftovers({ graceMs: 300 });
     assert.deepEqual(leftovers, [{ pid: child.pid, command: script, outcome: "killed" }]);
     assert.equal((await child.status).signal, "SIGKILL");
@@ -98,8 +108,11 @@ Deno.test("PidRegistry.stopLeftovers reports stopped a leftover that exits withi
     await Deno.chmod(ps, 0o755);
     const slow = new PidRegistry(registry.dir, { psPath: ps });
     const script = `${dir}/slow-exit`;
-    const child = await trapping(script, "/usr/bin/sleep 0.1; exit 0");
-    slow.add(child.pid, script);
+    const child = await trapping(
+      script,
+      "/usr/bin/sleep 0.1; exit 0",
+      (pid) => slow.add(pid, script),
+    );
     const leftovers = await slow.stopLeftovers({ graceMs: 300 });
     assert.deepEqual(leftovers, [{ pid: child.pid, command: script, outcome: "stopped" }]);
     assert.deepEqual({ ...await child.status }, { success: true, code: 0, signal: null });
