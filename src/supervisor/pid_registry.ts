@@ -1,3 +1,4 @@
+import { procpsKill } from "./procps_kill.ts";
 import { join } from "node:path";
 import { delay } from "../_util/delay.ts";
 import type { Logger } from "../log/mod.ts";
@@ -134,18 +135,9 @@ export class PidRegistry {
     return sameStart && (match[2] === record.command || match[3] === record.command);
   }
 
-  async #signal(pid: number, name: "TERM" | "KILL"): Promise<void> {
-    const { success, stderr } = await new Deno.Command(this.#kill, {
-      args: ["-s", name, String(pid)],
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!success) {
-      const reason = decoder.decode(stderr).trim() || "kill failed";
-      throw new Error(`Cannot send SIG${name} to pid ${pid}: ${reason}`);
-    }
+  async #signal(pid: number, signal: "SIGTERM" | "SIGKILL"): Promise<void> {
+    const { ok, reason } = await procpsKill(this.#kill, pid, signal);
+    if (!ok) throw new Error(`Cannot send ${signal} to pid ${pid}: ${reason || "kill failed"}`);
   }
 
   /**
@@ -168,9 +160,9 @@ export class PidRegistry {
     const { pid, command } = record;
     logger?.warn("stopping a child left by a previous instance", { pid, command });
     try {
-      await this.#signal(pid, "TERM");
+      await this.#signal(pid, "SIGTERM");
       if (await this.#waitGone(record, graceMs)) return [{ pid, command, outcome: "stopped" }];
-      await this.#signal(pid, "KILL");
+      await this.#signal(pid, "SIGKILL");
       if (await this.#waitGone(record, graceMs)) return [{ pid, command, outcome: "killed" }];
     } catch (error) {
       logger?.error("cannot stop a leftover child", { pid, command, error });

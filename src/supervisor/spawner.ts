@@ -1,3 +1,4 @@
+import { procpsKill } from "./procps_kill.ts";
 import type { Logger } from "../log/mod.ts";
 import { KILL_PATH, SETPRIV_PATH } from "../permissions/deno_flags.ts";
 import type { SpawnerMessage, SpawnerRequest } from "./_spawn_protocol.ts";
@@ -106,8 +107,6 @@ function ifPermitted(command: string): string | null {
   const state = Deno.permissions.querySync({ name: "run", command }).state;
   return state === "granted" ? command : null;
 }
-
-const decoder = new TextDecoder();
 
 /**
  * Spawns children from a Worker whose Deno permissions grant `run` for exactly `options.run`
@@ -291,21 +290,9 @@ export class Spawner {
   /** `kill -s SIG -- -pgid`; false when `kill` could not be run or found no such group. */
   async #killGroup(pgid: number, signal: Deno.Signal): Promise<boolean> {
     try {
-      const { success, stderr } = await new Deno.Command(this.#kill!, {
-        args: ["-s", signal.replace(/^SIG/, ""), "--", `-${pgid}`],
-        clearEnv: true,
-        stdin: "null",
-        stdout: "null",
-        stderr: "piped",
-      }).output();
-      if (!success) {
-        this.#logger?.debug("cannot signal a process group", {
-          pgid,
-          signal,
-          reason: decoder.decode(stderr).trim(),
-        });
-      }
-      return success;
+      const { ok, reason } = await procpsKill(this.#kill!, -pgid, signal);
+      if (!ok) this.#logger?.debug("cannot signal a process group", { pgid, signal, reason });
+      return ok;
     } catch (error) {
       this.#logger?.warn("cannot run kill; signalling the child alone", { error });
       return false;
