@@ -1,3 +1,4 @@
+import { errorMessage } from "../_util/error_message.ts";
 import { Command, InvalidArgumentError } from "commander";
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { CliError, ExitCode } from "../errors.ts";
@@ -63,7 +64,7 @@ async function bundleResolver(context: CommandContext): Promise<ExecLineResolver
     bundle = await loadBundle(context.home, { signal: context.signal });
   } catch (error) {
     if (!(error instanceof BundleNotFoundError)) {
-      throw new CliError(`Cannot serve: ${(error as Error).message}`, ExitCode.Failed, {
+      throw new CliError(`Cannot serve: ${errorMessage(error)}`, ExitCode.Failed, {
         cause: error,
       });
     }

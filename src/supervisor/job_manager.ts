@@ -1,3 +1,4 @@
+import { errorMessage } from "../_util/error_message.ts";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { ExecLine } from "../natives/mod.ts";
@@ -163,7 +164,7 @@ export class JobManager {
       try {
         modelPath = await this.#options.resolveModel(config, spec.model);
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = errorMessage(error);
         throw new InvalidJobError([`model: "${spec.model}" is not available: ${reason}`]);
       }
       const threads = spec.resources["cpu"] ??
@@ -302,7 +303,7 @@ export class JobManager {
         job.exit = await runOneShot(spawner, request, options);
       }
     } catch (error) {
-      job.reason = error instanceof Error ? error.message : String(error);
+      job.reason = errorMessage(error);
     }
     this.#end(job, cutShort);
   }

@@ -1,3 +1,4 @@
+import { errorMessage } from "../_util/error_message.ts";
 import { basename } from "node:path";
 import { type Config, ConfigError, type ConfigIssue, resolveThreads } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -45,10 +46,6 @@ export interface PreparedConfig {
   readonly runPaths: readonly string[];
   /** The bundle's llama-completion for inference jobs; `undefined` without a bundle. */
   readonly completion: ExecLine | undefined;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function mayRun(command: string): boolean {
@@ -109,7 +106,7 @@ export async function prepareConfig(
       try {
         exec = await options.execLine(ENGINE_NAME);
       } catch (error) {
-        issues.push({ key: `${key}.engine`, message: message(error) });
+        issues.push({ key: `${key}.engine`, message: errorMessage(error) });
       }
     }
     let modelPath: string | undefined;
@@ -120,7 +117,7 @@ export async function prepareConfig(
       } catch (error) {
         issues.push({
           key: `${key}.model`,
-          message: `model "${runtime.model}" is not available: ${message(error)}`,
+          message: `model "${runtime.model}" is not available: ${errorMessage(error)}`,
         });
       }
     }
@@ -139,7 +136,7 @@ export async function prepareConfig(
         extra: runtime.args,
       });
     } catch (error) {
-      issues.push({ key: `${key}.args`, message: message(error) });
+      issues.push({ key: `${key}.args`, message: errorMessage(error) });
     }
     checkRunAs(`${key}.run_as`, runtime.run_as);
     if (exec === undefined || modelPath === undefined || args === undefined) continue;

@@ -1,3 +1,4 @@
+import { errorMessage } from "../_util/error_message.ts";
 import { linkedAbort } from "../_util/linked_abort.ts";
 import type { ProbeKind, ProbeResult } from "./runtime.ts";
 
@@ -51,7 +52,7 @@ export async function probeLlamaServer(
     if (timedOut) {
       return { ok: false, reason: `no answer within ${options.timeoutMs} ms` };
     }
-    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    return { ok: false, reason: errorMessage(error) };
   } finally {
     clearTimeout(timer);
   }
