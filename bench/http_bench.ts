@@ -121,8 +121,10 @@ http {
       const response = await fetch(`${target.base}/health`);
       await response.body?.cancel();
       return response.ok;
-    } catch {
-      return false;
+    } catch (error) {
+      // fetch rejects with a TypeError while nothing listens yet.
+      if (error instanceof TypeError) return false;
+      throw error;
     }
   });
   return [child, target];
@@ -134,7 +136,8 @@ async function startEdgellm(dir: string): Promise<[Deno.ChildProcess, Target, Ta
   await Deno.mkdir(home);
   const model = join(dir, "tiny.gguf");
   await writeTinyModel(model, { contextLength: 8192 });
-  const config = join(dir, "edgellm.toml");
+  // In the home: a binary may read a --config only there or at the default paths.
+  const config = join(home, "edgellm.toml");
   const port = freePort();
   await Deno.writeTextFile(
     config,
@@ -143,6 +146,7 @@ async function startEdgellm(dir: string): Promise<[Deno.ChildProcess, Target, Ta
   );
   const child = await spawnEdgellm(["serve"], { home, config, env: { EDGELLM_TOKEN: TOKEN } });
   child.stdout.cancel();
+  // The pipe breaks when the bench kills edgellm at the end; nothing is lost then.
   child.stderr.pipeTo(Deno.stderr.writable, { preventClose: true }).catch(() => {});
   const edgellm: Target = { name: "edgellm", base: `http://127.0.0.1:${port}` };
   await waitFor("edgellm to be ready", async () => {
@@ -150,8 +154,10 @@ async function startEdgellm(dir: string): Promise<[Deno.ChildProcess, Target, Ta
       const response = await fetch(`${edgellm.base}/ready`);
       await response.body?.cancel();
       return response.ok;
-    } catch {
-      return false;
+    } catch (error) {
+      // fetch rejects with a TypeError while nothing listens yet.
+      if (error instanceof TypeError) return false;
+      throw error;
     }
   }, { timeoutMs: 60_000 });
   const runtime = await (await fetch(`${edgellm.base}/runtimes/chat`, {

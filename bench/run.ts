@@ -15,6 +15,7 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { errorMessage } from "../src/_util/error_message.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -46,8 +47,10 @@ export function parseBenchOutput(text: string): BenchResult[] {
     let json: unknown;
     try {
       json = JSON.parse(line);
-    } catch {
-      throw new SyntaxError(`Cannot parse line ${index + 1} of the output: not JSON: ${line}`);
+    } catch (error) {
+      throw new SyntaxError(`Cannot parse line ${index + 1} of the output: not JSON: ${line}`, {
+        cause: error,
+      });
     }
     const parsed = BenchResultSchema.safeParse(json);
     if (!parsed.success) {
@@ -118,7 +121,7 @@ export async function runBench(
   try {
     return parseBenchOutput(stdout);
   } catch (error) {
-    throw new Error(`Cannot read the results of ${name}: ${(error as Error).message}`, {
+    throw new Error(`Cannot read the results of ${name}: ${errorMessage(error)}`, {
       cause: error,
     });
   }
@@ -161,7 +164,7 @@ async function main(args: string[]): Promise<number> {
     try {
       results.push(...await runBench(file));
     } catch (error) {
-      console.error((error as Error).message);
+      console.error(errorMessage(error));
       failed = true;
     }
   }

@@ -62,8 +62,9 @@ async function aloneMs(model: string): Promise<number> {
         const response = await fetch(`http://127.0.0.1:${port}/health`);
         await response.body?.cancel();
         if (response.ok) return performance.now() - start;
-      } catch {
-        // Not listening yet.
+      } catch (error) {
+        // fetch rejects with a TypeError while nothing listens yet.
+        if (!(error instanceof TypeError)) throw error;
       }
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -96,7 +97,8 @@ async function waitForLine(stream: ReadableStream<Uint8Array>, needle: string): 
 
 async function rssWhileSupervising(dir: string, model: string): Promise<[number, number]> {
   const home = `${dir}/serve-home`;
-  const config = `${dir}/edgellm.toml`;
+  // In the home: a binary may read a --config only there or at the default paths.
+  const config = `${home}/edgellm.toml`;
   await Deno.mkdir(home);
   await Deno.writeTextFile(
     config,

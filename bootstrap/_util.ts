@@ -76,26 +76,6 @@ export function formatBytes(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
 }
 
-/** An abort controller tied to a parent signal; disposing it detaches it from the parent. */
-export interface LinkedAbort extends Disposable {
-  readonly controller: AbortController;
-}
-
-/**
- * A controller that also aborts when `parent` does. Not `AbortSignal.any`: its combined signal
- * is only weakly held by its sources and may be garbage-collected while work still depends on
- * it, so that an abort (a SIGINT) never arrives. Here the parent's listener holds the
- * controller until disposal.
- */
-export function linkedAbort(parent: AbortSignal | undefined): LinkedAbort {
-  const controller = new AbortController();
-  if (!parent) return { controller, [Symbol.dispose]() {} };
-  const onAbort = () => controller.abort(parent.reason);
-  if (parent.aborted) onAbort();
-  else parent.addEventListener("abort", onAbort, { once: true });
-  return { controller, [Symbol.dispose]: () => parent.removeEventListener("abort", onAbort) };
-}
-
 /** Joins byte arrays. */
 export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((total, part) => total + part.length, 0));
@@ -131,22 +111,6 @@ export async function* readChunks(
     signal.removeEventListener("abort", onAbort);
     await reader.cancel().catch(() => {}); // the consumer stopped early, or an error
   }
-}
-
-/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
-export function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { printJson, withContext, writeStdout } from "../src/cli/mod.ts";
 import { readEnv } from "../src/config/mod.ts";
 import { collect, formatBytes } from "./_util.ts";
@@ -39,11 +39,9 @@ export function bootstrapCommand(): Command {
     )
     .option("--hf-repo <org/name>", "fetch this hub repo instead of the configured models")
     .option("--revision <rev>", "branch, tag or commit sha of --hf-repo (default: main)")
-    .option(
-      "--include <glob>",
-      "files of --hf-repo to fetch, repeatable (default: *.gguf)",
-      collect,
-      [],
+    .addOption(
+      new Option("--include <glob>", "files of --hf-repo to fetch, repeatable")
+        .argParser(collect).default([], "*.gguf"),
     )
     .option("--from <dir>", "import from a `bundle export` folder or a Hugging Face cache")
     .option("--offline", "never touch the network; fail only if something is missing")

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { Command } from "commander";
+import { Command, Option } from "commander";
 import { printJson, withContext, writeStdout } from "../src/cli/mod.ts";
 import { collect, formatBytes } from "./_util.ts";
 import { exportBundle } from "./export_bundle.ts";
@@ -13,7 +13,10 @@ export function bundleCommand(): Command {
     new Command("export")
       .description("write the configured models and a manifest with sha256 to a folder or tar")
       .requiredOption("--out <dir|file.tar>", "target folder, or a file name ending in .tar")
-      .option("--model <id>", "only this configured model, repeatable (default: all)", collect, [])
+      .addOption(
+        new Option("--model <id>", "only this configured model, repeatable")
+          .argParser(collect).default([], "all"),
+      )
       .option("--json", "print a JSON summary on stdout")
       .action(withContext<{ out: string; model: string[]; json?: boolean }>(
         async (options, context) => {

@@ -10,7 +10,9 @@ import { repoFolderName } from "./repo_path.ts";
 import { HubError, retry, type RetryOptions } from "./retry.ts";
 import type { BootstrapState, DownloadState } from "./state_file.ts";
 import type { HubStore } from "./store.ts";
-import { linkedAbort, readChunks, removeIfExists, syncDir } from "./_util.ts";
+import { linkedAbort } from "../src/_util/linked_abort.ts";
+import { readChunks, removeIfExists, syncDir } from "./_util.ts";
+import { errorMessage } from "../src/_util/error_message.ts";
 
 /**
  * Checkpoint cadence: the partial is fsynced and the state file replaced after this many
@@ -51,7 +53,7 @@ export class ChecksumMismatchError extends CliError {
   /** Constructs a new instance. */
   constructor(repo: string, path: string, options: ChecksumMismatchOptions) {
     super(
-      `Cannot verify ${repo}/${path}: ${options.expected.algorithm} expected ` +
+      `Cannot verify '${repo}/${path}': ${options.expected.algorithm} expected ` +
         `${options.expected.hex}, got ${options.actual} (${options.context}); nothing was kept.`,
       ExitCode.Failed,
     );
@@ -82,7 +84,7 @@ export interface DownloadContext {
   readonly logger: Logger;
   /** Aborts the download after a checkpoint. */
   readonly signal?: AbortSignal | undefined;
-  /** Told about every byte received (the `bootstrap_bytes_total` metric). */
+  /** Told about every byte received (the run adds them to the state's byte totals). */
   readonly onBytes?: ((bytes: number) => void) | undefined;
   /** Overrides the retry policy (tests). */
   readonly retry?: RetryOptions | undefined;
@@ -172,7 +174,7 @@ async function fetchToPartial(
     signal: context.signal,
   });
   await ensureFreeSpace(dirname(partial), file.size - writer.written, {
-    what: `${repo}/${file.path}`,
+    what: `'${repo}/${file.path}'`,
     ...(context.freeBytes ? { freeBytes: context.freeBytes } : {}),
   });
   const previous: DownloadState | undefined = context.state.downloads[key];
@@ -240,7 +242,7 @@ async function fetchToPartial(
           if (response.status === 206) {
             await response.body.cancel();
             entry.validator = null;
-            throw new HubError(`Cannot resume ${repo}/${file.path}: wrong Content-Range`, {
+            throw new HubError(`Cannot resume '${repo}/${file.path}': wrong Content-Range`, {
               status: 206,
               temporary: true,
             });
@@ -275,15 +277,17 @@ async function fetchToPartial(
       } catch (error) {
         if (context.signal?.aborted) throw context.signal.reason;
         if (error instanceof HubError) throw error;
-        const message = error instanceof Error ? error.message : String(error);
+        const message = errorMessage(error);
         if (!reading) {
           // The disk, not the network: retrying will not help.
-          throw new CliError(`Cannot write '${partial}': ${message}`, ExitCode.Failed, {
-            cause: error,
-          });
+          throw new CliError(
+            `Cannot write '${partial}': ${message}; fix the disk, then run the bootstrap again`,
+            ExitCode.Failed,
+            { cause: error },
+          );
         }
         const why = attempt.controller.signal.aborted ? `no data for ${idleMs / 1000} s` : message;
-        throw new HubError(`Cannot finish ${repo}/${file.path}: ${why}`, {
+        throw new HubError(`Cannot finish '${repo}/${file.path}': ${why}`, {
           temporary: true,
           cause: error,
         });
@@ -293,7 +297,7 @@ async function fetchToPartial(
       }
       if (writer.length < file.size && !overflow) {
         throw new HubError(
-          `Cannot finish ${repo}/${file.path}: the connection closed at byte ` +
+          `Cannot finish '${repo}/${file.path}': the connection closed at byte ` +
             `${writer.length} of ${file.size}`,
           { temporary: true },
         );

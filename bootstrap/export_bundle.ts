@@ -19,9 +19,11 @@ import { removeIfExists, syncDir, writeFileAtomic } from "./_util.ts";
 export interface ExportBundleOptions {
   /** Absolute `$EDGELLM_HOME`. */
   home: string;
+  /** Receives progress lines and what was written. */
   logger: Logger;
-  /** @default {createProgress({ logger })} */
+  /** Reports bytes as they are written. @default {createProgress({ logger })} */
   progress?: Progress | undefined;
+  /** Stops the export; an interrupted bundle has no manifest, so `--from` refuses it. */
   signal?: AbortSignal | undefined;
   /** Free bytes of a folder's file system. @default {statfs} */
   freeBytes?: ((dir: string) => Promise<number>) | undefined;
@@ -29,10 +31,15 @@ export interface ExportBundleOptions {
 
 /** What `bundle export` wrote. */
 export interface ExportSummary {
+  /** The folder or `.tar` file written. */
   out: string;
+  /** A folder, or one tar archive (when `out` ends in `.tar`). */
   format: "dir" | "tar";
+  /** Each model exported: its id, repo, commit, file count and bytes. */
   models: { id: string; repo: string; commit: string; files: number; bytes: number }[];
+  /** Files over all models. */
   files: number;
+  /** Bytes of model files over all models (the manifest not counted). */
   bytes: number;
 }
 

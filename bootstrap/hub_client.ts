@@ -3,7 +3,9 @@ import { VERSION } from "../src/version.ts";
 import { assertSafeCommit, assertSafeRepoId, assertSafeRepoPath } from "./repo_path.ts";
 import type { RepoFile } from "./repo_file.ts";
 import { HubError, parseRetryAfter, retry, type RetryOptions } from "./retry.ts";
-import { concat, linkedAbort, readChunks } from "./_util.ts";
+import { linkedAbort } from "../src/_util/linked_abort.ts";
+import { concat, readChunks } from "./_util.ts";
+import { errorMessage } from "../src/_util/error_message.ts";
 
 /** `GET /api/models/{repo}/revision/{rev}`: only what is used is required; the rest is ignored. */
 const RevisionInfoSchema = z.object({
@@ -194,7 +196,7 @@ export class HubClient {
       );
       if (!range) {
         await response.body?.cancel();
-        throw new HubError(`Cannot resume ${target.path}: the 206 answer has no Content-Range`, {
+        throw new HubError(`Cannot resume '${target.path}': the 206 answer has no Content-Range`, {
           status: 206,
           temporary: false,
         });
@@ -204,7 +206,7 @@ export class HubClient {
     if (response.status !== 200) {
       await response.body?.cancel();
       throw new HubError(
-        `Cannot download ${target.path}: the hub answered ${response.status}, expected 200 or 206`,
+        `Cannot download '${target.path}': the hub answered ${response.status}, expected 200 or 206`,
         { status: response.status, temporary: false },
       );
     }
@@ -313,8 +315,7 @@ export class HubClient {
       return await fetch(url, { headers, redirect: "manual", ...(signal ? { signal } : {}) });
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new HubError(`Cannot reach ${new URL(url).host}: ${reason}`, {
+      throw new HubError(`Cannot reach ${new URL(url).host}: ${errorMessage(error)}`, {
         temporary: true,
         cause: error,
       });
@@ -325,11 +326,14 @@ export class HubClient {
     const status = response.status;
     const code = response.headers.get("x-error-code") ?? undefined;
     let detail = response.headers.get("x-error-message") ?? "";
+    // The status already says what failed; a body that breaks off only loses the detail.
     const text = await response.text().catch(() => "");
     if (!detail) {
       try {
         detail = ErrorBodySchema.parse(JSON.parse(text)).error;
-      } catch {
+      } catch (error) {
+        // Not the hub's JSON error body (a proxy's page, say): show the start of the text.
+        if (!(error instanceof SyntaxError || error instanceof z.ZodError)) throw error;
         detail = text.slice(0, 200).trim();
       }
     }

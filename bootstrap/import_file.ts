@@ -33,7 +33,7 @@ export async function importFile(
   const partial = context.store.incompletePath(repo, file.etag);
   await Deno.mkdir(dirname(blob), { recursive: true });
   await ensureFreeSpace(dirname(blob), file.size, {
-    what: `${repo}/${file.path}`,
+    what: `'${repo}/${file.path}'`,
     ...(context.freeBytes ? { freeBytes: context.freeBytes } : {}),
   });
   // The blob name must be proven too: a git blob id by git-sha1, an LFS one by sha256.

@@ -7,6 +7,7 @@ import type { RepoFile } from "./repo_file.ts";
 import { assertSafeCommit, assertSafeRepoPath } from "./repo_path.ts";
 import { HubStore } from "./store.ts";
 import { isNotFound, statOrUndefined } from "./_util.ts";
+import { errorMessage } from "../src/_util/error_message.ts";
 
 /** A file of an offline source, and where its bytes are. */
 export interface SourceFile extends RepoFile {
@@ -57,7 +58,7 @@ async function openBundle(dir: string): Promise<ImportSource> {
   } catch (error) {
     throw new CliError(
       `Cannot import from '${dir}': its ${MANIFEST_NAME} is not a valid bundle manifest ` +
-        `(${error instanceof Error ? error.message.slice(0, 300) : error})`,
+        `(${errorMessage(error).slice(0, 300)})`,
       ExitCode.Failed,
       { cause: error },
     );
@@ -135,6 +136,10 @@ function openHfCache(root: string): ImportSource {
  * @throws {UsageError} when the folder is none of these.
  */
 export async function openImportSource(dir: string): Promise<ImportSource> {
+  // The folder first: a refused read then names it rather than a file inside it.
+  if (!(await statOrUndefined(dir))?.isDirectory) {
+    throw new UsageError(`Cannot import from '${dir}': it is not a folder`);
+  }
   if ((await statOrUndefined(join(dir, MANIFEST_NAME)))?.isFile) return await openBundle(dir);
   if (await hasRepoFolders(dir)) return openHfCache(dir);
   if (await hasRepoFolders(join(dir, "hub"))) return openHfCache(join(dir, "hub"));

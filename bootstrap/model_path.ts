@@ -4,8 +4,11 @@ import { HubStore } from "./store.ts";
 
 /** A hub model as configured: `hf_repo`, `revision`, `include`. */
 export interface HubModelRef {
+  /** The hub repo, `org/name`. */
   readonly repo: string;
+  /** Branch, tag or commit sha. */
   readonly revision: string;
+  /** Globs over repo paths; the first matching `.gguf` (in byte order) is the model. */
   readonly include: readonly string[];
 }
 

@@ -1,12 +1,14 @@
 import type { Config } from "../src/config/mod.ts";
 import { UsageError } from "../src/errors.ts";
-import { assertSafeRepoId, assertSafeRevision } from "./repo_path.ts";
+import { assertSafeRepoId, assertSafeRevision, UnsafePathError } from "./repo_path.ts";
 
 /** A model fetched from the hub. */
 export interface HubModelSpec {
+  /** Tells the two kinds of {@linkcode ModelSpec} apart. */
   readonly kind: "hub";
   /** The `[models.<id>]` key, or the repo for an ad hoc `--hf-repo`. */
   readonly id: string;
+  /** The hub repo, `org/name`. */
   readonly repo: string;
   /** Branch, tag or commit sha. */
   readonly revision: string;
@@ -16,8 +18,11 @@ export interface HubModelSpec {
 
 /** A model that is a local file (`path = ...`): only checked to exist. */
 export interface PathModelSpec {
+  /** Tells the two kinds of {@linkcode ModelSpec} apart. */
   readonly kind: "path";
+  /** The `[models.<id>]` key. */
   readonly id: string;
+  /** The absolute path of the GGUF file. */
   readonly path: string;
 }
 
@@ -26,8 +31,11 @@ export type ModelSpec = HubModelSpec | PathModelSpec;
 
 /** `--hf-repo ORG/NAME [--revision R] [--include GLOB]...`. */
 export interface AdHocModel {
+  /** `--hf-repo`: the hub repo, `org/name`; without it the configured models are used. */
   hfRepo?: string | undefined;
+  /** `--revision`: branch, tag or commit sha. @default {"main"} */
   revision?: string | undefined;
+  /** `--include`: globs over repo paths. @default {["*.gguf"]} */
   include?: readonly string[] | undefined;
 }
 
@@ -71,7 +79,8 @@ export function modelSpecs(
     assertSafeRepoId(options.hfRepo);
     assertSafeRevision(revision);
   } catch (error) {
-    throw new UsageError(`Cannot use --hf-repo/--revision: ${(error as Error).message}`);
+    if (!(error instanceof UnsafePathError)) throw error;
+    throw new UsageError(`Cannot use --hf-repo/--revision: ${error.message}`, { cause: error });
   }
   const include = options.include?.length ? options.include : DEFAULT_INCLUDE;
   return [{ kind: "hub", id: options.hfRepo, repo: options.hfRepo, revision, include }];

@@ -21,7 +21,9 @@ export type RepoFile = z.infer<typeof RepoFileSchema>;
  * stores in git, the git blob id (`sha1("blob <size>\0" + content)`), the only hash it gives.
  */
 export interface ExpectedDigest {
+  /** `sha256` of the content, or `git-sha1` of the git blob (header and content). */
   readonly algorithm: "sha256" | "git-sha1";
+  /** The lowercase hex digest the content must have. */
   readonly hex: string;
 }
 

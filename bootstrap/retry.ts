@@ -1,5 +1,5 @@
 import { CliError, ExitCode } from "../src/errors.ts";
-import { delay } from "./_util.ts";
+import { delay } from "../src/_util/delay.ts";
 
 /** Options for {@linkcode HubError}. */
 export interface HubErrorOptions {

@@ -14,14 +14,21 @@ import { type BootstrapState, emptyState, loadState, saveState } from "./state_f
 import { HubStore } from "./store.ts";
 import { isNotFound, removeIfExists, statOrUndefined } from "./_util.ts";
 
+/** The bootstrapper's files and folders under `$EDGELLM_HOME`, as absolute paths. */
+export interface BootstrapPaths {
+  /** The store in the Hugging Face cache layout, `hub/`. */
+  hub: string;
+  /** Progress and byte totals across runs, `state/bootstrap.json`. */
+  stateFile: string;
+  /** Held while a bootstrap runs, `state/bootstrap.lock`. */
+  lockFile: string;
+}
+
 /** Where the bootstrapper keeps things under `$EDGELLM_HOME`. */
-export function bootstrapPaths(home: string) {
+export function bootstrapPaths(home: string): BootstrapPaths {
   return {
-    /** The HF-layout store. */
     hub: join(home, "hub"),
-    /** `state/bootstrap.json`. */
     stateFile: join(home, "state", "bootstrap.json"),
-    /** `state/bootstrap.lock`. */
     lockFile: join(home, "state", "bootstrap.lock"),
   };
 }
@@ -40,6 +47,7 @@ export interface HubSettings {
 export interface BootstrapOptions {
   /** Absolute `$EDGELLM_HOME`. */
   home: string;
+  /** The hub to download from (`[hub]` with its token resolved). */
   hub: HubSettings;
   /** Never touch the network; fail only if something is missing. @default {false} */
   offline?: boolean | undefined;
@@ -49,12 +57,16 @@ export interface BootstrapOptions {
   clean?: boolean | undefined;
   /** How long to wait for another bootstrap's lock. @default {0} */
   waitMs?: number | undefined;
+  /** Receives progress lines, warnings and the per-model results. */
   logger: Logger;
-  /** @default {createProgress({ logger })} */
+  /** Reports bytes as they arrive. @default {createProgress({ logger })} */
   progress?: Progress | undefined;
   /** Aborted on SIGINT: downloads checkpoint and stop, the lock is released. */
   signal?: AbortSignal | undefined;
-  /** Told about every byte received from the network (the `bootstrap_bytes_total` metric). */
+  /**
+   * Told about every byte received from the network. (Across processes, `state/bootstrap.json`
+   * keeps the totals behind `edgellm_bootstrap_bytes_total`.)
+   */
   onBytes?: ((bytes: number) => void) | undefined;
   /** Overrides the retry policy (tests). */
   retry?: RetryOptions | undefined;
@@ -66,12 +78,17 @@ export interface BootstrapOptions {
 
 /** What happened to one model. */
 export interface ModelSummary {
+  /** The model's id: its `[models.<id>]` key, or the repo for `--hf-repo`. */
   id: string;
+  /** The hub repo (`org/name`); `null` for `path` models. */
   repo: string | null;
+  /** The branch, tag or commit asked for; `null` for `path` models. */
   revision: string | null;
+  /** The commit the revision resolved to; `null` for `path` models. */
   commit: string | null;
   /** For `path` models, the file. */
   path: string | null;
+  /** Files the model has in the store after this run. */
   files: number;
   /** Received from the network in this run. */
   bytes_downloaded: number;
@@ -83,11 +100,17 @@ export interface ModelSummary {
 
 /** The result of a bootstrap, printed by `--json`. */
 export interface BootstrapSummary {
+  /** One entry per model, in the order they were given. */
   models: ModelSummary[];
+  /** Files over all models. */
   files: number;
+  /** Bytes received from the network in this run, over all models. */
   bytes_downloaded: number;
+  /** Bytes copied from a `--from` source in this run, over all models. */
   bytes_imported: number;
+  /** Bytes already in the store, over all models. */
   bytes_reused: number;
+  /** Wall-clock time of the run, in seconds. */
   duration_s: number;
 }
 
@@ -149,7 +172,8 @@ export async function runBootstrap(
   if (options.clean) {
     const removed = await removePartials(paths.hub);
     options.logger.info("discarded partial downloads and state", { partials: removed });
-    state = emptyState();
+    // The byte totals stay: they back a Prometheus counter, which must never go down.
+    state = emptyState((await loadState(paths.stateFile, { logger: options.logger })).totals);
   } else {
     state = await loadState(paths.stateFile, { logger: options.logger });
   }
@@ -189,7 +213,7 @@ export async function runBootstrap(
     const temporary = failures.every((f) => f.error.exitCode === ExitCode.TempFail);
     throw new CliError(
       `Cannot bootstrap ${failures.length} models:\n` +
-        failures.map((f) => `  - ${f.id}: ${f.error.message}`).join("\n"),
+        failures.map((f) => `  - "${f.id}": ${f.error.message}`).join("\n"),
       temporary ? ExitCode.TempFail : ExitCode.Failed,
     );
   }
@@ -282,7 +306,10 @@ async function fetchModel(spec: HubModelSpec, context: RunContext): Promise<Mode
       progress: context.progress,
       logger: options.logger,
       signal: options.signal,
-      onBytes: options.onBytes,
+      onBytes: (bytes) => {
+        state.totals.downloaded_bytes += bytes; // saved with the download's next checkpoint
+        options.onBytes?.(bytes);
+      },
       retry: options.retry,
       freeBytes: options.freeBytes,
       idleTimeoutMs: options.idleTimeoutMs,
@@ -312,13 +339,16 @@ async function importModel(spec: HubModelSpec, context: RunContext): Promise<Mod
       summary.bytes_reused += file.size;
       continue;
     }
-    summary.bytes_imported += await importFile(spec.repo, file, {
+    const imported = await importFile(spec.repo, file, {
       store,
       progress: context.progress,
       signal: options.signal,
       freeBytes: options.freeBytes,
     });
+    summary.bytes_imported += imported;
+    state.totals.imported_bytes += imported;
     delete state.downloads[downloadKey(spec.repo, file.etag)];
+    await context.save();
   }
   await publish(spec, commit, files, store);
   options.logger.info("model imported", {
@@ -378,11 +408,20 @@ async function removePartials(hub: string): Promise<number> {
 
 /** A model's plan for `--dry-run`. */
 export interface PlannedModel {
+  /** The model's id, as in {@linkcode ModelSummary.id}. */
   id: string;
+  /** The hub repo (`org/name`); `null` for `path` models. */
   repo: string | null;
+  /** The branch, tag or commit asked for; `null` for `path` models. */
   revision: string | null;
+  /** The commit the revision resolves to; `null` for `path` models. */
   commit: string | null;
+  /** For `path` models, the file. */
   path: string | null;
+  /**
+   * Each file: its repo path, size in bytes, what a run would do with it (`status`) and how
+   * many of its bytes the store already has (`have`).
+   */
   files: { path: string; size: number; status: string; have: number }[];
   /** Bytes a real run would transfer. */
   bytes_to_fetch: number;

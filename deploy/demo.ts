@@ -100,6 +100,7 @@ async function waitUntilReady(base: string, serve: Deno.ChildProcess): Promise<v
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
     if (exited !== undefined) throw new Error(`Cannot run the demo: serve exited ${exited}`);
+    // A refused connection means serve is not listening yet: poll again.
     const answer = await fetch(`${base}/ready`).catch(() => undefined);
     await answer?.body?.cancel();
     if (answer?.status === 200) return;

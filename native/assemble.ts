@@ -27,7 +27,8 @@ import { parseElfDynamic } from "./elf_dynamic.ts";
 import { resolveClosure } from "./resolve_closure.ts";
 import { Sysroot, type SysrootFile } from "./sysroot.ts";
 import { DEBIAN_TARGETS, tempSibling } from "./_util.ts";
-import { ignoreNotFound, replaceDir } from "../src/natives/_util.ts";
+import { ignoreNotFound } from "../src/_util/ignore_not_found.ts";
+import { replaceDir } from "../src/natives/_util.ts";
 
 /** The Debian suite the bundles come from: the newest llama.cpp. */
 export const SUITE = "unstable";
@@ -77,6 +78,7 @@ export interface AssembleBundleOptions {
 export interface AssembleResult {
   /** The bundle folder, `<distDir>/<target>`. */
   dir: string;
+  /** The bundle's `manifest.json`: llama.cpp build, files and their digests. */
   manifest: Manifest;
   /** `false` when the existing bundle verified and nothing was done (no network either). */
   built: boolean;

@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
 import { sha256File } from "../src/natives/mod.ts";
 import { gunzipFile, readLines, run, tempSibling } from "./_util.ts";
-import { ignoreNotFound } from "../src/natives/_util.ts";
+import { ignoreNotFound } from "../src/_util/ignore_not_found.ts";
+import { errorMessage } from "../src/_util/error_message.ts";
 
 /** The apt sources file that names this machine's Debian mirror. */
 export const APT_SOURCES = "/etc/apt/sources.list.d/debian.sources";
@@ -27,11 +28,15 @@ export function parseAptMirror(text: string): string {
 
 /** One binary package as the suite's `Packages` index describes it. */
 export interface DebPackage {
+  /** The `Package:` field, e.g. `libc6`. */
   name: string;
+  /** The `Version:` field, e.g. `2.43-7`. */
   version: string;
+  /** The `Architecture:` field: a Debian architecture (`amd64`, `arm64`) or `all`. */
   architecture: string;
   /** Path of the .deb below the mirror, e.g. `pool/main/g/glibc/libc6_2.43-7_amd64.deb`. */
   filename: string;
+  /** The `SHA256:` field: the hex digest the downloaded .deb must have. */
   sha256: string;
 }
 
@@ -247,7 +252,7 @@ export class DebianArchive {
         const permanent = (error as { permanent?: boolean }).permanent === true ||
           this.#options.signal?.aborted === true;
         if (permanent || attempt >= FETCH_ATTEMPTS) throw error;
-        this.#options.log?.(`retry ${url}: ${(error as Error).message}`);
+        this.#options.log?.(`retry ${url}: ${errorMessage(error)}`);
       }
     }
   }

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { exists } from "../src/_util/exists.ts";
 import { planTarget, type TargetPlan } from "../src/compile/mod.ts";
-import { bundleGrants, TARGETS } from "../src/natives/mod.ts";
+import { bundleGrants, hostTarget, TARGETS } from "../src/natives/mod.ts";
+import { checkoutFlags, checkoutProgramFiles, type ProgramFiles } from "../src/permissions/mod.ts";
+import { ensureBundle } from "./_util/natives.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -50,12 +53,7 @@ async function cachedDenort(target: string): Promise<string | undefined> {
   const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
   const { denoDir } = JSON.parse(new TextDecoder().decode(info.stdout)) as { denoDir: string };
   const path = join(denoDir, "dl", "release", `v${Deno.version.deno}`, `denort-${target}.zip`);
-  try {
-    await Deno.stat(path);
-    return path;
-  } catch {
-    return undefined;
-  }
+  return await exists(path) ? path : undefined;
 }
 
 const DEVICE_ARGS = [
@@ -67,6 +65,8 @@ const DEVICE_ARGS = [
   "/opt/bitnet/bin/llama-server",
   "--allow-command",
   "/usr/bin/nice",
+  "--allow-write",
+  "/srv/outbox",
   "--env",
   "SITE_TOKEN",
 ];
@@ -89,11 +89,16 @@ Deno.test("compile --dry-run plans both targets with the flags of the chosen sco
       engines: ["/opt/bitnet/bin/llama-server"],
       commands: ["/usr/bin/nice"],
       readPaths: [],
+      writePaths: ["/srv/outbox"],
       envNames: ["SITE_TOKEN"],
     };
     assert.deepEqual(plan, planTarget(target, device, { loader: run[0], deno: Deno.execPath() }));
     const flags = plan.compile.join(" ");
-    assert.match(flags, /--allow-write=\/srv\/edgellm /);
+    assert.match(
+      flags,
+      /--allow-read=\/srv\/edgellm,\/media,\/mnt,\/run\/media,[^ ]*\/srv\/outbox/,
+    );
+    assert.match(flags, /--allow-write=\/srv\/edgellm,\/media,\/mnt,\/run\/media,\/srv\/outbox /);
     assert.match(flags, /--allow-net=[^ ]*\bhub\.example:8443\b/);
     assert.match(
       flags,
@@ -121,6 +126,56 @@ Deno.test("compile --dry-run prints the commands for one target, ready to paste"
     );
     assert.match(commands[1]!, / '--allow-net=127\.0\.0\.1,[^']*,huggingface\.co,/);
     assert.doesNotMatch(commands[1]!, / -A | --allow-all /);
+  }
+});
+
+/** `flags` without the grants of the program's own files, which differ by design. */
+function withoutProgramFiles(flags: readonly string[], program: ProgramFiles): string[] {
+  const own: Record<string, readonly string[]> = {
+    "--allow-read": program.read,
+    "--allow-run": program.run,
+  };
+  return flags.map((flag) => {
+    const [name = "", list] = flag.split("=", 2);
+    if (list === undefined || !(name in own)) return flag;
+    return `${name}=${list.split(",").filter((path) => !own[name]!.includes(path)).join(",")}`;
+  });
+}
+
+Deno.test("compile --dry-run bakes in exactly the flags a checkout run gets, but for the bundle's place", async () => {
+  const target = hostTarget();
+  await ensureBundle(target);
+  const home = await Deno.makeTempDir();
+  try {
+    const { code, stdout, stderr } = await compile([
+      "--dry-run",
+      "--json",
+      "--target",
+      target,
+      "--home",
+      home,
+    ]);
+    assert.equal(code, 0, stderr);
+    const [plan] = JSON.parse(stdout) as TargetPlan[];
+    assert.ok(plan?.loader, "the bundle is assembled, so the plan names its loader");
+    const compiled = plan.compile.slice(plan.compile.indexOf(plan.output) + 1, -1);
+    const checkout = await checkoutFlags({ home });
+    // The compiled binary runs its extracted bundle (`<home>/natives/<hash>/`) and embeds its
+    // code; a checkout runs `native/dist/<target>/` and reads the spawner Worker's module.
+    const program = await checkoutProgramFiles(home);
+    assert.match(plan.loader, new RegExp(`^${home}/natives/[0-9a-f]+/`));
+    assert.match(program.run[0] ?? "", new RegExp(`/native/dist/${target}/`));
+    assert.deepEqual(
+      withoutProgramFiles(checkout, program),
+      withoutProgramFiles(compiled, { run: [plan.loader], read: [] }),
+    );
+    // Both may read and write the home and the removable-media folders, whatever a command
+    // line names.
+    const transfer = `${home},/media,/mnt,/run/media`;
+    assert.ok(checkout.some((flag) => flag.startsWith(`--allow-read=${transfer},`)), `${checkout}`);
+    assert.ok(checkout.includes(`--allow-write=${transfer}`), `${checkout}`);
+  } finally {
+    await Deno.remove(home, { recursive: true });
   }
 });
 

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { exists } from "../src/_util/exists.ts";
 
 /** Executable → Debian package that provides it. */
 const NEEDED: Record<string, string> = {
@@ -13,16 +14,6 @@ const NEEDED: Record<string, string> = {
   "/usr/bin/systemd-analyze": "systemd",
   "/usr/bin/promtool": "prometheus",
 };
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 async function apt(args: string[]): Promise<void> {
   const { code } = await new Deno.Command("apt-get", {

@@ -35,7 +35,7 @@ export interface CommandContext {
   readonly signal: AbortSignal;
 }
 
-/** Options for {@linkcode createLoggerFromOptions}. */
+/** The logger that `--log-format` and `--log-level` ask for. */
 function createLoggerFromOptions(globals: GlobalOptions): Logger {
   const { logFormat, logLevel } = globals;
   if (logFormat !== undefined && logFormat !== "json" && logFormat !== "pretty") {

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { CliError, ExitCode } from "../errors.ts";
-import { type CommandContext, loadContext } from "./context.ts";
+import { type CommandContext, type GlobalOptions, loadContext } from "./context.ts";
+import { pathPermissionError } from "./permission_error.ts";
 
 /** A command's work: gets the context, returns when done, throws a `CliError` to fail. */
 export type CommandAction<O> = (options: O, context: CommandContext) => Promise<void>;
@@ -63,7 +64,8 @@ const SIGNALS = ["SIGINT", "SIGTERM"] as const;
 /**
  * Runs the CLI and returns the exit code. The first SIGINT/SIGTERM aborts the command's
  * `signal` (a command may then finish gracefully and exit 0); a second one exits 130 at once.
- * `CliError`s are printed without a stack; anything else propagates.
+ * `CliError`s are printed without a stack, and so is a refused file access (exit 2, naming
+ * the folders this edgellm may use); anything else propagates.
  */
 export async function runCli(
   commands: readonly Command[],
@@ -76,8 +78,9 @@ export async function runCli(
     controller.abort(new DOMException("Interrupted by a signal", "AbortError"));
   };
   for (const signal of SIGNALS) Deno.addSignalListener(signal, onSignal);
+  const program = createProgram(commands);
   try {
-    await createProgram(commands).parseAsync([...args], { from: "user" });
+    await program.parseAsync([...args], { from: "user" });
     return ExitCode.Ok;
   } catch (error) {
     if (error instanceof CommanderError) {
@@ -87,9 +90,12 @@ export async function runCli(
       console.error("Interrupted.");
       return ExitCode.Interrupted;
     }
-    if (error instanceof CliError) {
-      console.error(error.message);
-      return error.exitCode;
+    const cliError = error instanceof CliError
+      ? error
+      : pathPermissionError(error, program.opts<GlobalOptions>().home);
+    if (cliError) {
+      console.error(cliError.message);
+      return cliError.exitCode;
     }
     throw error;
   } finally {

@@ -1,3 +1,4 @@
+import { errorMessage } from "../_util/error_message.ts";
 import { Command, InvalidArgumentError } from "commander";
 import { type Config, ConfigError, loadConfig } from "../config/mod.ts";
 import { CliError, ExitCode } from "../errors.ts";
@@ -26,6 +27,8 @@ export interface StartHttpOptions {
   readonly logger: Logger;
   /** `--insecure`: serve a non-loopback host without a token. */
   readonly insecure: boolean;
+  /** `$EDGELLM_HOME` (where `/metrics` finds bootstrap's byte totals). */
+  readonly home: string;
 }
 
 /**
@@ -61,7 +64,7 @@ async function bundleResolver(context: CommandContext): Promise<ExecLineResolver
     bundle = await loadBundle(context.home, { signal: context.signal });
   } catch (error) {
     if (!(error instanceof BundleNotFoundError)) {
-      throw new CliError(`Cannot serve: ${(error as Error).message}`, ExitCode.Failed, {
+      throw new CliError(`Cannot serve: ${errorMessage(error)}`, ExitCode.Failed, {
         cause: error,
       });
     }
@@ -129,7 +132,15 @@ async function serve(flags: ServeFlags, context: CommandContext, options: ServeC
       throw new CliError(error.message, ExitCode.TempFail, { cause: error });
     }
     const insecure = flags.insecure ?? false;
-    const http = options.startHttp?.(supervisor, { config, host, port, signal, logger, insecure });
+    const http = options.startHttp?.(supervisor, {
+      config,
+      host,
+      port,
+      signal,
+      logger,
+      insecure,
+      home,
+    });
     logger.info("serving", { runtimes: supervisor.list().length, pid: Deno.pid });
     await Promise.race(http === undefined ? [waitForAbort(signal)] : [waitForAbort(signal), http]);
     logger.info("stopping: every child gets SIGTERM, then SIGKILL after its grace");

@@ -5,7 +5,9 @@ import { sha256File, TARGETS } from "../natives/mod.ts";
 export interface DistFile {
   /** File name, e.g. `edgellm-x86_64-unknown-linux-gnu`. */
   name: string;
+  /** Size in bytes. */
   size: number;
+  /** Hex sha256 of the file, as written to `SHA256SUMS`. */
   sha256: string;
 }
 

@@ -2,7 +2,9 @@ import { parseArgs } from "node:util";
 import { HubConfigSchema, ServerConfigSchema, SYSTEM_HOME } from "../config/mod.ts";
 import { UsageError } from "../errors.ts";
 import { isTarget, type Target, TARGETS } from "../natives/mod.ts";
+import { TRANSFER_ROOTS } from "../permissions/mod.ts";
 import type { CompileOptions } from "./plan.ts";
+import { errorMessage } from "../_util/error_message.ts";
 
 /** The hub a binary may reach when no `--hub-endpoint` is given (the configuration's default). */
 const DEFAULT_HUB_ENDPOINT = HubConfigSchema.parse({}).endpoint;
@@ -15,12 +17,16 @@ dist/SHA256SUMS. The binary's permissions are fixed now, so name what a device m
 
   --target T          x86_64-unknown-linux-gnu or aarch64-unknown-linux-gnu (repeatable;
                       default: both)
-  --home DIR          the device's EDGELLM_HOME, the only place it writes
-                      (default ${SYSTEM_HOME})
+  --home DIR          the device's EDGELLM_HOME (default ${SYSTEM_HOME}); it reads and
+                      writes there and under ${TRANSFER_ROOTS.join(", ")}, so put
+                      \`bootstrap --from\` folders and \`bundle export --out\` targets there
   --hub-endpoint URL  a hub it may download from (repeatable; default ${DEFAULT_HUB_ENDPOINT})
   --allow-engine P    an engine_path it may run (repeatable)
   --allow-command P   a jobs.allow_commands entry it may run (repeatable)
-  --allow-read P      a further file or folder it may read, e.g. a model's path (repeatable)
+  --allow-read P      a further file or folder it may read, e.g. a model's path or a
+                      --config file elsewhere (repeatable)
+  --allow-write P     a further folder it may write and read, e.g. for bundle export --out
+                      (repeatable)
   --env NAME          a further environment variable it may read, e.g. a token_env (repeatable)
   --dry-run           print the commands instead of running them (with --json: as JSON)
 
@@ -28,9 +34,13 @@ Environment: DENORT_BIN, a denort for the target, where Deno's site cannot be re
 
 /** The parsed command line of `deno task compile`. */
 export interface CompileArgs {
+  /** What to build and what the binaries may do, defaults applied. */
   options: CompileOptions;
+  /** `--dry-run`: print the commands instead of running them. */
   dryRun: boolean;
+  /** `--json`: print the plan or result as JSON. */
   json: boolean;
+  /** `--help`/`-h`: print the usage and build nothing. */
   help: boolean;
 }
 
@@ -62,6 +72,7 @@ export function parseCompileArgs(args: readonly string[]): CompileArgs {
         "allow-engine": { type: "string", multiple: true },
         "allow-command": { type: "string", multiple: true },
         "allow-read": { type: "string", multiple: true },
+        "allow-write": { type: "string", multiple: true },
         env: { type: "string", multiple: true },
         "dry-run": { type: "boolean" },
         json: { type: "boolean" },
@@ -69,7 +80,7 @@ export function parseCompileArgs(args: readonly string[]): CompileArgs {
       },
     }));
   } catch (error) {
-    throw new UsageError(`Cannot parse the arguments: ${(error as Error).message}`, {
+    throw new UsageError(`Cannot parse the arguments: ${errorMessage(error)}`, {
       cause: error,
     });
   }
@@ -104,6 +115,7 @@ export function parseCompileArgs(args: readonly string[]): CompileArgs {
       engines: absolutePaths(values["allow-engine"] ?? [], "--allow-engine"),
       commands: absolutePaths(values["allow-command"] ?? [], "--allow-command"),
       readPaths: absolutePaths(values["allow-read"] ?? [], "--allow-read"),
+      writePaths: absolutePaths(values["allow-write"] ?? [], "--allow-write"),
       envNames,
     },
     dryRun: values["dry-run"] ?? false,

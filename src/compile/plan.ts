@@ -1,8 +1,13 @@
-import { denoFlags, type PermissionScope } from "../permissions/mod.ts";
+import {
+  denoFlags,
+  edgellmScope,
+  type PermissionScope,
+  type ScopeGrants,
+} from "../permissions/mod.ts";
 import type { Target } from "../natives/mod.ts";
 
 /** What a device's binary may do besides the defaults of `denoFlags`; fixed at build time. */
-export interface CompileOptions {
+export interface CompileOptions extends ScopeGrants {
   /** Targets to build. @default {TARGETS} */
   targets: readonly Target[];
   /** The device's `$EDGELLM_HOME` (absolute). @default {"/var/lib/edgellm"} */
@@ -15,6 +20,8 @@ export interface CompileOptions {
   commands: readonly string[];
   /** Further files the binary may read, e.g. models given by `path =` (absolute). @default {[]} */
   readPaths: readonly string[];
+  /** Further folders the binary may write and read (absolute). @default {[]} */
+  writePaths: readonly string[];
   /** Further environment variables, e.g. a `token_env` other than the defaults. @default {[]} */
   envNames: readonly string[];
 }
@@ -26,25 +33,19 @@ export interface CompileOptions {
 export const PENDING_LOADER = "<home>/natives/<bundle-hash>/<loader>";
 
 /**
- * The device's permission scope. `loader` is the bundle's loader where the compiled binary
- * extracts it (`bundleGrants(home, { target, embedded: true })` of `src/natives/`), never the
- * checkout's copy; no config file besides the default ones (`./edgellm.toml`,
- * `/etc/edgellm/edgellm.toml`). The embedded bundle itself needs no grant: a compiled binary
- * may always read its own files.
+ * The device's permission scope: `edgellmScope` of `src/permissions/`, as for a checkout run.
+ * `loader` is the bundle's loader where the compiled binary extracts it
+ * (`bundleGrants(home, { target, embedded: true })` of `src/natives/`), never the checkout's
+ * copy. The embedded bundle and code need no grant: a compiled binary may always read its own
+ * files.
  */
 export function compileScope(options: CompileOptions, loader: string): PermissionScope {
-  return {
-    home: options.home,
-    configFiles: [],
-    readPaths: [...options.engines, ...options.readPaths],
-    runPaths: [loader, ...options.engines, ...options.commands],
-    hubEndpoints: options.hubEndpoints,
-    envNames: options.envNames,
-  };
+  return edgellmScope(options.home, { run: [loader], read: [] }, options);
 }
 
 /** The commands that build one target, run from the checkout. */
 export interface TargetPlan {
+  /** The target triple built, e.g. `aarch64-unknown-linux-gnu`. */
   target: Target;
   /** The bundle's loader on the device; `null` in a dry run before the bundle is assembled. */
   loader: string | null;

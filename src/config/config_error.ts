@@ -24,8 +24,8 @@ export class ConfigError extends CliError {
       return `  - ${issue.key ? `"${issue.key}"` : "file"}${where}: ${issue.message}`;
     });
     super(
-      `Cannot use configuration '${source}': ${issues.length} problem(s)\n${lines.join("\n")}\n` +
-        "Fix the keys named above; PRODUCT.md lists every key and its type.",
+      `Cannot use configuration '${source}': ${issues.length} problem(s)\n${lines.join("\n")}` +
+        (issues.some((issue) => issue.key) ? "\nFix the keys named above and run again." : ""),
       ExitCode.Usage,
       options,
     );

@@ -69,6 +69,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): Con
  * (still with environment overrides).
  *
  * @throws {ConfigError} when the file cannot be read or is not valid.
+ * @throws {Deno.errors.NotCapable} when this process may not read it.
  */
 export async function loadConfig(
   path: string | undefined,
@@ -79,6 +80,8 @@ export async function loadConfig(
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
+    // Not a problem of the configuration: the CLI says which folders this edgellm may read.
+    if (error instanceof Deno.errors.NotCapable) throw error;
     const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
     throw new ConfigError(path, [{ key: "", message: reason }], { cause: error });
   }

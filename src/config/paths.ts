@@ -1,3 +1,4 @@
+import { existsSync } from "../_util/exists.ts";
 import { readEnv } from "./env.ts";
 import { join } from "node:path";
 
@@ -31,32 +32,26 @@ function absolute(path: string, cwd: string): string {
   return path.startsWith("/") ? path : join(cwd, path);
 }
 
-function exists(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 /**
  * Picks the configuration file: `--config`, else `$EDGELLM_CONFIG`, else `./edgellm.toml`,
  * else `/etc/edgellm/edgellm.toml`, else built-in defaults. A file named by the flag or the
  * variable is used even if missing, so that the load reports it.
  */
-export function resolveConfigPath(flag: string | undefined, options: PathOptions = {}) {
+export function resolveConfigPath(
+  flag: string | undefined,
+  options: PathOptions = {},
+): ConfigLocation {
   const env = options.env ?? readEnv();
   const cwd = options.cwd ?? Deno.cwd();
-  if (flag) return { path: absolute(flag, cwd), source: "flag" } satisfies ConfigLocation;
+  if (flag) return { path: absolute(flag, cwd), source: "flag" };
   const fromEnv = env["EDGELLM_CONFIG"];
-  if (fromEnv) return { path: absolute(fromEnv, cwd), source: "env" } satisfies ConfigLocation;
+  if (fromEnv) return { path: absolute(fromEnv, cwd), source: "env" };
   const local = join(cwd, "edgellm.toml");
-  if (exists(local)) return { path: local, source: "file" } satisfies ConfigLocation;
-  if (exists(SYSTEM_CONFIG_PATH)) {
-    return { path: SYSTEM_CONFIG_PATH, source: "file" } satisfies ConfigLocation;
+  if (existsSync(local, { isFile: true })) return { path: local, source: "file" };
+  if (existsSync(SYSTEM_CONFIG_PATH, { isFile: true })) {
+    return { path: SYSTEM_CONFIG_PATH, source: "file" };
   }
-  return { path: undefined, source: "default" } satisfies ConfigLocation;
+  return { path: undefined, source: "default" };
 }
 
 /**

@@ -43,10 +43,13 @@ export const ModelConfigSchema = z.strictObject({
   }
 });
 
+const AUTO_OR_COUNT = 'must be "auto" or a positive whole number';
+
 /** `threads`: "auto" (from the CPU count) or a positive count. */
-export const ThreadsSchema = z.union([z.literal("auto"), positiveInt], {
-  error: 'must be "auto" or a positive whole number',
-});
+export const ThreadsSchema = z.union([
+  z.literal("auto"),
+  z.number().int({ error: AUTO_OR_COUNT }).positive({ error: AUTO_OR_COUNT }),
+], { error: AUTO_OR_COUNT });
 
 /** `restart = { … }`: the restart budget and backoff of a runtime. */
 export const RestartConfigSchema = z.strictObject({
@@ -89,9 +92,7 @@ export const RuntimeConfigSchema = z.strictObject({
 
 /** `[jobs]`: one-shot launches. */
 export const JobsConfigSchema = z.strictObject({
-  concurrency: z.union([z.literal("auto"), positiveInt], {
-    error: 'must be "auto" or a positive whole number',
-  }).default("auto"),
+  concurrency: ThreadsSchema.default("auto"),
   policy: z.enum(["weighted-fair", "priority", "resource-aware"]).default("weighted-fair"),
   /** Weights of named backends for the weighted-fair policy; unnamed ones weigh 1. */
   weights: z.record(z.string(), z.number().positive()).default({}),

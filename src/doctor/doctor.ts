@@ -14,6 +14,7 @@ import {
   loadBundle,
   type Target,
 } from "../natives/mod.ts";
+import { errorMessage } from "../_util/error_message.ts";
 
 /** How a check came out: `fail` makes `doctor` exit 1. */
 export type CheckStatus = "ok" | "warn" | "fail";
@@ -22,6 +23,7 @@ export type CheckStatus = "ok" | "warn" | "fail";
 export interface Check {
   /** What was checked, e.g. `bundle`, `model tiny`, `port`. */
   name: string;
+  /** How it came out; one `fail` makes the report fail. */
   status: CheckStatus;
   /** What was found. */
   detail: string;
@@ -35,6 +37,7 @@ const LOW_MEMORY_BYTES = 1 * 2 ** 30;
 const LOW_DISK_BYTES = 2 * 2 ** 30;
 /** What {@linkcode doctor} examines. */
 export interface DoctorInput {
+  /** The loaded configuration: its models, runtimes and `[server]` are checked. */
   config: Config;
   /** Absolute `$EDGELLM_HOME`. */
   home: string;
@@ -54,10 +57,6 @@ export interface DoctorOptions {
 
 function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 async function checkBundle(home: string, options: DoctorOptions): Promise<[Check, Bundle | null]> {
@@ -120,10 +119,11 @@ async function checkEngine(
     ], variant];
   } catch (error) {
     if (signal?.aborted) throw error;
+    // Whatever stops the bundle from running (exec format, a missing library) is the finding.
     return [[{
       name: "llama.cpp",
       status: "fail",
-      detail: message(error),
+      detail: errorMessage(error),
       fix: "check that the bundle matches this machine's architecture and glibc Linux",
     }], null];
   }
@@ -269,7 +269,7 @@ function checkPort(config: Config): Check {
       return {
         name: "port",
         status: "fail",
-        detail: `cannot listen on ${address}: ${message(error)}`,
+        detail: `cannot listen on ${address}: ${errorMessage(error)}`,
         fix: "set [server] host to an address of this machine",
       };
     }

@@ -38,6 +38,7 @@ export interface GgufErrorOptions extends ErrorOptions {
  * ```
  */
 export class GgufError extends Error {
+  /** Always `"GgufError"`. */
   override name = "GgufError";
   /** The file that was read. */
   readonly path: string;
@@ -45,6 +46,8 @@ export class GgufError extends Error {
   readonly reason: GgufErrorReason;
 
   /**
+   * Builds the error; the message is "Cannot read GGUF file '<path>': <detail>".
+   *
    * @param path The file that was read.
    * @param detail "<what is wrong>; <what to do>".
    */

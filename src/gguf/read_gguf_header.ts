@@ -32,8 +32,11 @@ export type GgufScalar = number | bigint | boolean | string;
 
 /** A metadata array. */
 export interface GgufArray {
+  /** Tells an array apart from a {@linkcode GgufScalar}. */
   readonly type: "array";
+  /** The type every item has (GGUF arrays are homogeneous). */
   readonly itemType: GgufValueType;
+  /** How many items the file declares, also when they were skipped. */
   readonly length: number;
   /**
    * The items, or `undefined` when the array was skipped for being longer than
@@ -160,8 +163,9 @@ function describeForeign(head: Uint8Array): string {
       const line = text.trimStart().split(/\r?\n/, 1)[0] ?? "";
       return `it is a text file starting with ${JSON.stringify(line.slice(0, 60))}`;
     }
-  } catch {
-    // Not UTF-8: binary, described below.
+  } catch (error) {
+    // A fatal decoder throws TypeError on bytes that are not UTF-8: binary, described below.
+    if (!(error instanceof TypeError)) throw error;
   }
   const hex = [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join(" ");
   return `it does not start with "GGUF" (its first bytes are ${hex})`;

@@ -23,7 +23,11 @@ export interface Logger {
 
 /** Options for {@linkcode createLogger}. */
 export interface LoggerOptions {
-  /** @default {"pretty" on a TTY, "json" otherwise} */
+  /**
+   * How lines are written: readable text for people, or one JSON object per line.
+   *
+   * @default {"pretty" on a TTY, "json" otherwise}
+   */
   format?: LogFormat;
   /** Lines below this level are dropped. @default {"info"} */
   level?: LogLevel;

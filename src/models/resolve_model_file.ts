@@ -4,6 +4,7 @@ import type { Config } from "../config/mod.ts";
 
 /** Raised when a configured model has no local file to run. */
 export class ModelNotAvailableError extends Error {
+  /** Always `"ModelNotAvailableError"`. */
   override readonly name = "ModelNotAvailableError";
   /** The model id from `[models.<id>]`. */
   readonly model: string;

@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
 import type { ExecLine } from "./exec_line.ts";
 
 /** A llama.cpp probe (`--version`, `--list-devices`) that takes longer than this is hung. */
@@ -16,6 +17,7 @@ export async function probe(
     args: line.args,
     clearEnv: true,
     stdin: "null",
+    // AbortSignal.any is safe here: the child holds its signal until it exits (measured).
     signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
   }).output();
   const decoder = new TextDecoder();
@@ -23,22 +25,6 @@ export async function probe(
     code: output.code,
     text: decoder.decode(output.stdout) + decoder.decode(output.stderr),
   };
-}
-
-/** Tells whether something exists at `path` (without following a final symlink). */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/** For `.catch()` on a removal whose target may already be gone: rethrows anything else. */
-export function ignoreNotFound(error: unknown): void {
-  if (!(error instanceof Deno.errors.NotFound)) throw error;
 }
 
 /**

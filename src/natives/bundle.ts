@@ -10,6 +10,7 @@ import { verifyBundle } from "./verify_bundle.ts";
 export interface Bundle extends BundleLayout {
   /** Absolute folder holding `bin/`, `lib/` and `manifest.json`. */
   dir: string;
+  /** The bundle's verified `manifest.json`. */
   manifest: Manifest;
   /**
    * `checkout`: used in place from `native/dist/<target>/`; `extracted`: copied out of the
@@ -28,6 +29,7 @@ export const DIST_DIR: string = fileURLToPath(new URL("../../native/dist", impor
 
 /** Raised when no bundle exists for a target. */
 export class BundleNotFoundError extends Error {
+  /** Always `"BundleNotFoundError"`. */
   override readonly name = "BundleNotFoundError";
   /** The target whose bundle is missing. */
   readonly target: Target;
@@ -37,7 +39,7 @@ export class BundleNotFoundError extends Error {
   /** Builds the error for `target`, looked for in `dir`. */
   constructor(target: Target, dir: string, options?: ErrorOptions) {
     super(
-      `Cannot find the llama.cpp bundle for "${target}": "${join(dir, MANIFEST_FILE)}" does not ` +
+      `Cannot find the llama.cpp bundle for "${target}": '${join(dir, MANIFEST_FILE)}' does not ` +
         `exist; build it with "deno task natives --target ${target}", or set engine_path`,
       options,
     );

@@ -9,6 +9,9 @@ export interface CpuVariant {
   library: string;
 }
 
+/** Runs of a bundle's llama-server before concluding it logs no CPU backend. */
+const BUNDLE_ATTEMPTS = 6;
+
 /** Options for {@linkcode detectCpuVariant}. */
 export interface DetectCpuVariantOptions extends ExecLineOptions {
   /** Cancels the run. */
@@ -27,8 +30,15 @@ export async function detectCpuVariant(
   engine: Engine,
   options: DetectCpuVariantOptions = {},
 ): Promise<CpuVariant | null> {
-  const { text } = await probe(execLine(engine, ["-v", "--list-devices"], options), options.signal);
-  const library = /loaded CPU backend from (\S+)/.exec(text)?.[1];
+  const line = execLine(engine, ["-v", "--list-devices"], options);
+  // llama.cpp logs from a thread it does not wait for at exit, so under load a run can lose
+  // the line (5 runs in 40 here). A bundle always ships its variants: ask it again.
+  const attempts = "bundle" in engine ? BUNDLE_ATTEMPTS : 1;
+  let library: string | undefined;
+  for (let i = 0; i < attempts && library === undefined; i++) {
+    const { text } = await probe(line, options.signal);
+    library = /loaded CPU backend from (\S+)/.exec(text)?.[1];
+  }
   if (library === undefined) return null;
   const variant = /libggml-cpu-(.+)\.so$/.exec(library)?.[1];
   return variant === undefined ? null : { variant, library };

@@ -1,4 +1,5 @@
 import { isAbsolute, join } from "node:path";
+import { existsSync } from "../_util/exists.ts";
 import type { Manifest } from "./manifest.ts";
 import { hostTarget, type Target, targetArch } from "./target.ts";
 
@@ -6,6 +7,7 @@ import { hostTarget, type Target, targetArch } from "./target.ts";
 export interface ExecLine {
   /** Absolute path of the program to spawn; grant exactly this path to `--allow-run`. */
   command: string;
+  /** Arguments to pass as they are (for a bundle: the loader's, then the program's). */
   args: string[];
 }
 
@@ -13,6 +15,7 @@ export interface ExecLine {
 export interface BundleLayout {
   /** Absolute folder holding the bundle. */
   dir: string;
+  /** Where the loader, libraries and executables are inside `dir`, and for which target. */
   manifest: Pick<Manifest, "target" | "loader" | "library_path" | "executables">;
 }
 
@@ -58,14 +61,14 @@ export function execLine(
   if ("enginePath" in engine) {
     if (!isAbsolute(engine.enginePath)) {
       throw new TypeError(
-        `Cannot run engine "${engine.enginePath}": engine_path must be an absolute path`,
+        `Cannot run engine '${engine.enginePath}': engine_path must be an absolute path`,
       );
     }
     return { command: engine.enginePath, args: [...args] };
   }
   const { dir, manifest } = engine.bundle;
   if (!isAbsolute(dir)) {
-    throw new TypeError(`Cannot run bundle "${dir}": the bundle folder must be an absolute path`);
+    throw new TypeError(`Cannot run bundle '${dir}': the bundle folder must be an absolute path`);
   }
   const executable = manifest.executables[engine.executable];
   if (executable === undefined) {
@@ -100,15 +103,5 @@ function emulatorFor(target: Target, host: Target): string | null {
   const arch = targetArch(target);
   if (arch === targetArch(host)) return null;
   const candidates = [`qemu-${arch}-static`, `qemu-${arch}`].map((name) => join(QEMU_DIR, name));
-  return candidates.find(exists) ?? null;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
+  return candidates.find((path) => existsSync(path)) ?? null;
 }

@@ -3,7 +3,9 @@ import { basename, dirname, join } from "node:path";
 import type { Bundle } from "./bundle.ts";
 import { type Manifest, MANIFEST_FILE, parseManifest } from "./manifest.ts";
 import { BundleIntegrityError, verifyBundle } from "./verify_bundle.ts";
-import { exists, ignoreNotFound, replaceDir } from "./_util.ts";
+import { exists } from "../_util/exists.ts";
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
+import { replaceDir } from "./_util.ts";
 
 /** Options for {@linkcode extractBundle}. */
 export interface ExtractBundleOptions {
@@ -13,6 +15,7 @@ export interface ExtractBundleOptions {
 
 /** What {@linkcode extractBundle} found and did. */
 export interface ExtractResult {
+  /** The bundle in its extracted folder, ready to run. */
   bundle: Bundle;
   /**
    * `present`: already extracted and intact; `extracted`: extracted now; `repaired`: an earlier

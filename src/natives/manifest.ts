@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { join } from "node:path";
 import { TARGETS } from "./target.ts";
+import { errorMessage } from "../_util/error_message.ts";
 
 /** Version of the `manifest.json` layout; bumped on any incompatible change. */
 export const MANIFEST_SCHEMA_VERSION = 1;
@@ -86,7 +87,7 @@ export function parseManifest(text: string): Manifest {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new SyntaxError(`Cannot parse bundle manifest: ${(error as Error).message}`, {
+    throw new SyntaxError(`Cannot parse bundle manifest: ${errorMessage(error)}`, {
       cause: error,
     });
   }

@@ -7,7 +7,7 @@ import { extractBundle, extractedDir } from "./extract_bundle.ts";
 import { type Manifest, MANIFEST_FILE, parseManifest } from "./manifest.ts";
 import { hostTarget, isTarget, type Target, TARGETS } from "./target.ts";
 import { BundleIntegrityError, verifyBundle } from "./verify_bundle.ts";
-import { exists } from "./_util.ts";
+import { exists } from "../_util/exists.ts";
 
 /** One bundle that came with the program, as `natives list` reports it. */
 interface BundleEntry {
@@ -159,7 +159,7 @@ async function verify(
   }
   if (results.length === 0) {
     throw new CliError(
-      `Cannot verify natives: no llama.cpp bundle found in "${DIST_DIR}"; ` +
+      `Cannot verify natives: no llama.cpp bundle found in '${DIST_DIR}'; ` +
         `build them with "deno task natives --target all"`,
       ExitCode.Failed,
     );

@@ -15,7 +15,9 @@ export interface Sha256FileOptions {
 
 /** Size and lowercase hex SHA-256 of a file's contents. */
 export interface FileDigest {
+  /** Size in bytes. */
   size: number;
+  /** Lowercase hex SHA-256, 64 characters. */
   sha256: string;
 }
 

@@ -4,6 +4,7 @@ import { sha256File } from "./sha256_file.ts";
 
 /** Raised when a bundle file is missing or its contents differ from the manifest. */
 export class BundleIntegrityError extends Error {
+  /** Always `"BundleIntegrityError"`. */
   override readonly name = "BundleIntegrityError";
   /** The bundle folder. */
   readonly dir: string;
@@ -24,7 +25,7 @@ export class BundleIntegrityError extends Error {
   ) {
     const found = actual === null ? "is missing" : `has sha256 "${actual}"`;
     super(
-      `Cannot verify llama.cpp bundle "${dir}": "${path}" ${found}, the manifest says "${expected}"; ` +
+      `Cannot verify llama.cpp bundle '${dir}': '${path}' ${found}, the manifest says "${expected}"; ` +
         `restore the bundle ("edgellm natives extract", or "deno task natives" in a checkout)`,
       options,
     );

@@ -7,13 +7,11 @@ import { SYSTEM_CONFIG_PATH } from "../config/paths.ts";
  * same way it would on a device.
  */
 export interface PermissionScope {
-  /** `$EDGELLM_HOME` (absolute): read and write. */
+  /** `$EDGELLM_HOME` (absolute): read and write, like the {@linkcode TRANSFER_ROOTS}. */
   home: string;
-  /** Configuration files that may be read besides the default ones (absolute). */
-  configFiles: readonly string[];
-  /** Further read-only paths, e.g. the checkout's llama.cpp bundle. */
+  /** Further read-only paths, e.g. the checkout's llama.cpp bundle or a model's `path`. */
   readPaths?: readonly string[];
-  /** Further writable paths besides the home, e.g. a `bundle export --out` target. */
+  /** Further writable (and readable) paths besides the {@linkcode dataRoots}. */
   writePaths?: readonly string[];
   /** Absolute executables that may be spawned: the bundle's loader, `engine_path`s, `allow_commands`. */
   runPaths: readonly string[];
@@ -28,6 +26,21 @@ export interface PermissionScope {
  * the working directory when the process starts.
  */
 const DEFAULT_CONFIG_FILES = ["./edgellm.toml", SYSTEM_CONFIG_PATH];
+
+/**
+ * Where an operator mounts removable media or drops folders for an air-gapped transfer
+ * (`bootstrap --from`, `bundle export --out`): read and write, in every build, so that a device
+ * never needs a rebuild to import from a USB stick.
+ */
+export const TRANSFER_ROOTS = ["/media", "/mnt", "/run/media"] as const;
+
+/**
+ * The folders edgellm may read and write in every build: the home and the
+ * {@linkcode TRANSFER_ROOTS}. The CLI names them when a path outside them is refused.
+ */
+export function dataRoots(home: string): string[] {
+  return [home, ...TRANSFER_ROOTS];
+}
 
 /** Loopback names: the supervised llama-servers and a local endpoint. */
 const LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"];
@@ -109,25 +122,21 @@ function unique(values: readonly string[]): string[] {
  * ```ts
  * const flags = denoFlags({
  *   home: "/var/lib/edgellm",
- *   configFiles: ["/etc/edgellm/edgellm.toml"],
  *   runPaths: ["/var/lib/edgellm/natives/ab12/lib/ld-linux-x86-64.so.2"],
  *   hubEndpoints: ["https://huggingface.co"],
  * });
  * ```
  */
 export function denoFlags(scope: PermissionScope): string[] {
-  const read = unique([
-    scope.home,
-    ...DEFAULT_CONFIG_FILES,
-    ...scope.configFiles,
-    ...(scope.readPaths ?? []),
-  ]);
+  const roots = dataRoots(scope.home);
+  const write = unique([...roots, ...(scope.writePaths ?? [])]);
+  const read = unique([...write, ...DEFAULT_CONFIG_FILES, ...(scope.readPaths ?? [])]);
   const run = unique([...scope.runPaths, SETPRIV_PATH, KILL_PATH, PS_PATH, ...LN_PATHS]);
   const net = unique([...LOOPBACK_HOSTS, ...WILDCARD_HOSTS, ...hubHosts(scope.hubEndpoints)]);
   const env = unique([...ENV_NAMES, ...(scope.envNames ?? [])]);
   return [
     `--allow-read=${read.join(",")}`,
-    `--allow-write=${unique([scope.home, ...(scope.writePaths ?? [])]).join(",")}`,
+    `--allow-write=${write.join(",")}`,
     `--allow-net=${net.join(",")}`,
     `--allow-run=${run.join(",")}`,
     `--allow-env=${env.join(",")}`,

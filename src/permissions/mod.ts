@@ -4,7 +4,6 @@
  *
  * @module
  */
-export * from "./argument_paths.ts";
 export * from "./checkout_flags.ts";
 export * from "./deno_flags.ts";
 export * from "./scope.ts";

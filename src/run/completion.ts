@@ -2,6 +2,7 @@
 export interface CompletionRequest {
   /** Absolute path of the GGUF model. */
   model: string;
+  /** The text to continue, passed as it is (no chat template applied). */
   prompt: string;
   /** Tokens to generate. */
   tokens: number;
@@ -45,6 +46,7 @@ export function completionArgs(request: CompletionRequest): string[] {
 
 /** Token counts and timings that llama.cpp prints when a completion ends. */
 export interface CompletionStats {
+  /** How many tokens went in and came out. */
   tokens: {
     /** Prompt tokens evaluated (with the begin-of-sequence token). */
     prompt: number;
@@ -66,7 +68,9 @@ export interface CompletionStats {
  * end too: llama.cpp writes both from a logging thread that it does not wait for at exit.
  */
 export interface Completion {
+  /** The generated text, without the prompt and without " [end of text]". */
   text: string;
+  /** The performance report; `null` when llama.cpp's logging thread lost it. */
   stats: CompletionStats | null;
 }
 

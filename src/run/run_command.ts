@@ -70,7 +70,7 @@ async function checkModelFile(path: string, signal: AbortSignal): Promise<void> 
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) {
       throw new CliError(
-        `Cannot run model "${path}": the file does not exist; check --model or the model's path`,
+        `Cannot run model '${path}': the file does not exist; check --model or the model's path`,
         ExitCode.Failed,
         { cause: error },
       );

@@ -1,6 +1,7 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { z } from "zod";
+import { bootstrapPaths } from "../../bootstrap/run_bootstrap.ts";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { RuntimeNotFoundError } from "../supervisor/errors.ts";
@@ -8,6 +9,7 @@ import type { JobSnapshot, RuntimeSnapshot } from "../supervisor/types.ts";
 import { VERSION } from "../version.ts";
 import { parseJsonBody } from "./_util.ts";
 import { bearerToken } from "./bearer_token.ts";
+import { bootstrapBytesReader } from "./bootstrap_bytes.ts";
 import { CLIENT_CLOSED_STATUS, errorResponse, HttpError, toHttpError } from "./http_error.ts";
 import { INFERENCE_PATHS, type InferenceEndpoint, InferenceProxy } from "./inference_proxy.ts";
 import { relabelMetrics, type ScrapedMetrics } from "./relabel_metrics.ts";
@@ -127,7 +129,9 @@ export function createApp(deps: ServerDeps): Hono {
     runtimes: () => supervisor.list(),
     // Read at scrape time, after `proxy` below exists.
     queueDepth: (id): number => proxy.queueDepth(id),
-    ...(deps.bootstrapBytes ? { bootstrapBytes: deps.bootstrapBytes } : {}),
+    ...(deps.home === undefined ? {} : {
+      bootstrapBytes: bootstrapBytesReader(bootstrapPaths(deps.home).stateFile, { logger }),
+    }),
   });
   const proxy: InferenceProxy = new InferenceProxy({
     supervisor,

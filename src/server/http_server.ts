@@ -133,6 +133,8 @@ export interface ServeHttpOptions {
   readonly insecure?: boolean;
   /** How long requests in flight may take after `signal` (see {@linkcode ShutdownOptions}). */
   readonly graceMs?: number;
+  /** `$EDGELLM_HOME`, for bootstrap's byte totals in `/metrics` (see {@linkcode ServerDeps.home}). */
+  readonly home?: string;
 }
 
 /**
@@ -171,7 +173,13 @@ export async function serveHttp(
   };
   let server: HttpServer;
   try {
-    server = await startHttpServer({ supervisor, token: reloadedToken, logger, signal }, {
+    server = await startHttpServer({
+      supervisor,
+      token: reloadedToken,
+      logger,
+      signal,
+      home: options.home,
+    }, {
       hostname: unbracket(host),
       port,
     });

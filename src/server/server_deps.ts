@@ -68,6 +68,9 @@ export interface ServerDeps {
   logger: Logger;
   /** Aborting it ends every open event and log stream, so a graceful shutdown can finish. */
   signal?: AbortSignal;
-  /** Bytes bootstrap downloaded in this process, for `edgellm_bootstrap_bytes_total`. */
-  bootstrapBytes?: () => number;
+  /**
+   * `$EDGELLM_HOME`: `/metrics` reads bootstrap's byte totals from `state/bootstrap.json` under
+   * it (`edgellm_bootstrap_bytes_total`). Without it, they are reported as 0.
+   */
+  home?: string | undefined;
 }

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { BootstrapTotals } from "../../bootstrap/state_file.ts";
 import type { RuntimeSnapshot, RuntimeState } from "../supervisor/types.ts";
 
 const RUNTIME_STATES: readonly RuntimeState[] = [
@@ -45,8 +46,11 @@ export interface ServerMetricsOptions {
   runtimes: () => readonly RuntimeSnapshot[];
   /** Requests waiting for a slot, per runtime id, read at each scrape. */
   queueDepth: (runtime: string) => number;
-  /** Bytes bootstrap downloaded since the process started, read at each scrape. @default {() => 0} */
-  bootstrapBytes?: () => number;
+  /**
+   * The bytes bootstrap brought into the store over all its runs, read at each scrape; must
+   * never decrease and never reject (see `bootstrap_bytes.ts`). @default {zeros}
+   */
+  bootstrapBytes?: () => Promise<BootstrapTotals>;
 }
 
 /**
@@ -132,16 +136,21 @@ export class ServerMetrics {
         }
       },
     });
-    const bootstrapBytes = options.bootstrapBytes ?? (() => 0);
+    const bootstrapBytes = options.bootstrapBytes ??
+      (() => Promise.resolve({ downloaded_bytes: 0, imported_bytes: 0 }));
     new Counter({
       name: "edgellm_bootstrap_bytes_total",
-      // `edgellm bootstrap` runs as its own process (cron, a timer): this counts what this
-      // process downloaded, 0 until a bootstrap runs inside serve.
-      help: "Bytes of model files this edgellm process downloaded.",
+      // `edgellm bootstrap` runs as its own process (cron, a timer), so the totals come from
+      // its state file rather than from this process.
+      help: "Bytes of model files edgellm bootstrap brought into the store over all its runs, " +
+        'by source: "hub" (downloaded) or "import" (copied from a --from folder).',
+      labelNames: ["source"],
       registers,
-      collect() {
+      async collect() {
+        const totals = await bootstrapBytes();
         this.reset();
-        this.inc(bootstrapBytes());
+        this.inc({ source: "hub" }, totals.downloaded_bytes);
+        this.inc({ source: "import" }, totals.imported_bytes);
       },
     });
     const memory: [string, string, (m: Deno.MemoryUsage) => number][] = [

@@ -44,4 +44,6 @@ export type SpawnerMessage =
     readonly id: number;
     readonly code: number;
     readonly signal: Deno.Signal | null;
+    /** Why reading its output failed, when it did (the exit is reported all the same). */
+    readonly outputError?: string;
   };

@@ -192,6 +192,11 @@ export interface LlamaServerArgsOptions {
   ctxSize: number;
   /** `parallel` slots. */
   parallel: number;
+  /**
+   * Add one slot for the deep health probe (`deep_interval_ms > 0`), so that a probe never
+   * waits behind `parallel` busy requests. @default {false}
+   */
+  probeSlot?: boolean;
   /** Allow-listed extra arguments ({@linkcode checkEngineArgs}). @default {[]} */
   extra?: readonly string[];
 }
@@ -204,15 +209,21 @@ export interface LlamaServerArgsOptions {
 export function llamaServerArgs(options: LlamaServerArgsOptions): string[] {
   const extra = options.extra ?? [];
   checkEngineArgs(extra);
+  const { ctxSize, parallel } = options;
+  // llama-server splits --ctx-size evenly over its slots; the probe's slot gets a share as
+  // large as the others, so each of the `parallel` slots keeps ctx_size / parallel. The HTTP
+  // endpoint admits only `parallel` requests at once: the extra slot stays free for probes.
+  const slots = options.probeSlot ? parallel + 1 : parallel;
+  const ctx = options.probeSlot ? Math.ceil(ctxSize / parallel) * slots : ctxSize;
   return [
     "--model",
     options.modelPath,
     "--threads",
     String(options.threads),
     "--ctx-size",
-    String(options.ctxSize),
+    String(ctx),
     "--parallel",
-    String(options.parallel),
+    String(slots),
     // The HTTP endpoint re-exports llama-server's own metrics on /metrics.
     "--metrics",
     ...extra,

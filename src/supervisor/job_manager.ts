@@ -1,3 +1,4 @@
+import { errorMessage } from "../_util/error_message.ts";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { ExecLine } from "../natives/mod.ts";
@@ -23,7 +24,7 @@ export interface JobManagerOptions {
   /** The spawner of the current configuration (it changes on reload). */
   spawner: () => Spawner;
   resolveModel: ModelResolver;
-  /** Working folder of jobs (`$EDGELLM_HOME/jobs`). */
+  /** Working folder of jobs (`$EDGELLM_HOME/state/jobs`). */
   cwd: string;
   logger?: Logger | undefined;
   /** CPUs, for `concurrency = "auto"` and inference threads. @default {navigator.hardwareConcurrency} */
@@ -83,6 +84,7 @@ function iso(ms: number | undefined): string | null {
 }
 
 function exitReason(status: ExitStatus): string {
+  if (status.spawnerFailure !== undefined) return status.spawnerFailure;
   return status.signal === null ? `exited with code ${status.code}` : `killed by ${status.signal}`;
 }
 
@@ -162,7 +164,7 @@ export class JobManager {
       try {
         modelPath = await this.#options.resolveModel(config, spec.model);
       } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
+        const reason = errorMessage(error);
         throw new InvalidJobError([`model: "${spec.model}" is not available: ${reason}`]);
       }
       const threads = spec.resources["cpu"] ??
@@ -301,7 +303,7 @@ export class JobManager {
         job.exit = await runOneShot(spawner, request, options);
       }
     } catch (error) {
-      job.reason = error instanceof Error ? error.message : String(error);
+      job.reason = errorMessage(error);
     }
     this.#end(job, cutShort);
   }

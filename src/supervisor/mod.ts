@@ -60,4 +60,5 @@ export * from "./reload_plan.ts";
 export * from "./run_one_shot.ts";
 export * from "./spawner.ts";
 export * from "./supervisor.ts";
+export * from "./supervisor_paths.ts";
 export * from "./types.ts";

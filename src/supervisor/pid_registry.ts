@@ -1,4 +1,6 @@
+import { procpsKill } from "./procps_kill.ts";
 import { join } from "node:path";
+import { delay } from "../_util/delay.ts";
 import type { Logger } from "../log/mod.ts";
 import { KILL_PATH, PS_PATH } from "../permissions/deno_flags.ts";
 
@@ -49,12 +51,8 @@ const POLL_MS = 50;
 
 const decoder = new TextDecoder();
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
- * Pid files of the children a supervisor runs (`$EDGELLM_HOME/run/children/`), so that the
+ * Pid files of the children a supervisor runs (`$EDGELLM_HOME/state/children/`), so that the
  * next start can find children of an instance that was killed with SIGKILL and stop them.
  * A pid file is trusted only while the process's start time and `argv[0]` match it: a pid
  * reused by another process is never signalled.
@@ -76,10 +74,17 @@ export class PidRegistry {
     Deno.mkdirSync(dir, { recursive: true });
   }
 
-  /** Records a child that was just spawned. */
+  /**
+   * Records a child that was just spawned: written to a temporary file and renamed, so a
+   * full disk never leaves a half-written record (`list` reads only `<pid>.json`).
+   *
+   * @throws {Error} when the record cannot be written (e.g. the disk is full).
+   */
   add(pid: number, command: string): void {
     const record: ChildRecord = { pid, spawned_at: Date.now(), command, owner_pid: Deno.pid };
-    Deno.writeTextFileSync(join(this.dir, `${pid}.json`), JSON.stringify(record) + "\n");
+    const path = join(this.dir, `${pid}.json`);
+    Deno.writeTextFileSync(`${path}.tmp`, JSON.stringify(record) + "\n");
+    Deno.renameSync(`${path}.tmp`, path);
   }
 
   /** Forgets a child that has exited. */
@@ -130,27 +135,24 @@ export class PidRegistry {
     return sameStart && (match[2] === record.command || match[3] === record.command);
   }
 
-  async #signal(pid: number, name: "TERM" | "KILL"): Promise<void> {
-    const { success, stderr } = await new Deno.Command(this.#kill, {
-      args: ["-s", name, String(pid)],
-      clearEnv: true,
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!success) {
-      const reason = decoder.decode(stderr).trim() || "kill failed";
-      throw new Error(`Cannot send SIG${name} to pid ${pid}: ${reason}`);
-    }
+  async #signal(pid: number, signal: "SIGTERM" | "SIGKILL"): Promise<void> {
+    const { ok, reason } = await procpsKill(this.#kill, pid, signal);
+    if (!ok) throw new Error(`Cannot send ${signal} to pid ${pid}: ${reason || "kill failed"}`);
   }
 
+  /**
+   * Whether the process is gone within `ms`. Only a check that began after the deadline may
+   * say "still there": on a busy machine one `ps` can outlast the whole grace, and a check
+   * that began before the deadline may have looked before the process got to exit.
+   */
   async #waitGone(record: ChildRecord, ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
-    while (await this.isAlive(record)) {
-      if (Date.now() >= deadline) return false;
-      await delay(POLL_MS);
+    for (;;) {
+      const checkedAt = Date.now();
+      if (!(await this.isAlive(record))) return true;
+      if (checkedAt >= deadline) return false;
+      await delay(Math.min(POLL_MS, Math.max(0, deadline - Date.now())));
     }
-    return true;
   }
 
   async #stop(record: ChildRecord, graceMs: number, logger?: Logger): Promise<Leftover[]> {
@@ -158,9 +160,9 @@ export class PidRegistry {
     const { pid, command } = record;
     logger?.warn("stopping a child left by a previous instance", { pid, command });
     try {
-      await this.#signal(pid, "TERM");
+      await this.#signal(pid, "SIGTERM");
       if (await this.#waitGone(record, graceMs)) return [{ pid, command, outcome: "stopped" }];
-      await this.#signal(pid, "KILL");
+      await this.#signal(pid, "SIGKILL");
       if (await this.#waitGone(record, graceMs)) return [{ pid, command, outcome: "killed" }];
     } catch (error) {
       logger?.error("cannot stop a leftover child", { pid, command, error });

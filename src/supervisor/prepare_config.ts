@@ -1,9 +1,11 @@
-import { basename, join } from "node:path";
+import { errorMessage } from "../_util/error_message.ts";
+import { basename } from "node:path";
 import { type Config, ConfigError, type ConfigIssue, resolveThreads } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type ExecLine, execLine } from "../natives/mod.ts";
+import { BundleNotFoundError, type ExecLine, execLine } from "../natives/mod.ts";
 import { childEnv } from "./child_env.ts";
 import { llamaServerArgs } from "./engine_args.ts";
+import { supervisorPaths } from "./supervisor_paths.ts";
 import type { RuntimeSpec } from "./runtime.ts";
 
 /** The bundle programs the supervisor runs. */
@@ -46,10 +48,6 @@ export interface PreparedConfig {
   readonly completion: ExecLine | undefined;
 }
 
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 function mayRun(command: string): boolean {
   return Deno.permissions.querySync({ name: "run", command }).state === "granted";
 }
@@ -80,8 +78,16 @@ export async function prepareConfig(
   try {
     const line = await options.execLine("llama-completion");
     if (mayRun(line.command)) completion = line;
-  } catch {
-    // Without a bundle, runtimes with an engine_path still run; inference jobs are refused.
+    else {
+      options.logger?.warn("inference jobs are off: this process may not run llama-completion", {
+        command: line.command,
+      });
+    }
+  } catch (error) {
+    // Without a bundle (or one without llama-completion), runtimes with an engine_path still
+    // run; inference jobs are refused. Anything else is a fault to report, not to hide.
+    if (!(error instanceof BundleNotFoundError || error instanceof TypeError)) throw error;
+    options.logger?.info("inference jobs are off: no llama-completion", { reason: error.message });
   }
   if (completion !== undefined) runPaths.add(completion.command);
 
@@ -100,7 +106,7 @@ export async function prepareConfig(
       try {
         exec = await options.execLine(ENGINE_NAME);
       } catch (error) {
-        issues.push({ key: `${key}.engine`, message: message(error) });
+        issues.push({ key: `${key}.engine`, message: errorMessage(error) });
       }
     }
     let modelPath: string | undefined;
@@ -111,7 +117,7 @@ export async function prepareConfig(
       } catch (error) {
         issues.push({
           key: `${key}.model`,
-          message: `model "${runtime.model}" is not available: ${message(error)}`,
+          message: `model "${runtime.model}" is not available: ${errorMessage(error)}`,
         });
       }
     }
@@ -126,15 +132,16 @@ export async function prepareConfig(
         }),
         ctxSize: runtime.ctx_size,
         parallel: runtime.parallel,
+        probeSlot: runtime.health.deep_interval_ms > 0,
         extra: runtime.args,
       });
     } catch (error) {
-      issues.push({ key: `${key}.args`, message: message(error) });
+      issues.push({ key: `${key}.args`, message: errorMessage(error) });
     }
     checkRunAs(`${key}.run_as`, runtime.run_as);
     if (exec === undefined || modelPath === undefined || args === undefined) continue;
     runPaths.add(exec.command);
-    const cwd = join(options.home, "runtimes", id);
+    const cwd = supervisorPaths(options.home).runtime(id);
     runtimes.set(id, {
       id,
       model: runtime.model,

@@ -1,3 +1,5 @@
+import { errorMessage } from "../_util/error_message.ts";
+import { linkedAbort } from "../_util/linked_abort.ts";
 import type { ProbeKind, ProbeResult } from "./runtime.ts";
 
 /** Options for {@linkcode probeLlamaServer}. */
@@ -23,11 +25,14 @@ export async function probeLlamaServer(
   kind: ProbeKind,
   options: ProbeOptions,
 ): Promise<ProbeResult> {
-  const timeout = new AbortController();
-  const timer = setTimeout(() => timeout.abort(), options.timeoutMs);
-  const signal = options.signal === undefined
-    ? timeout.signal
-    : AbortSignal.any([options.signal, timeout.signal]);
+  // Not AbortSignal.any: its combined signal may be collected once fetch has answered.
+  using request = linkedAbort(options.signal);
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    request.controller.abort();
+  }, options.timeoutMs);
+  const signal = request.controller.signal;
   try {
     const response = kind === "health"
       ? await fetch(`http://127.0.0.1:${port}/health`, { signal })
@@ -44,10 +49,10 @@ export async function probeLlamaServer(
     }
     return { ok: true, reason: "" };
   } catch (error) {
-    if (timeout.signal.aborted) {
+    if (timedOut) {
       return { ok: false, reason: `no answer within ${options.timeoutMs} ms` };
     }
-    return { ok: false, reason: error instanceof Error ? error.message : String(error) };
+    return { ok: false, reason: errorMessage(error) };
   } finally {
     clearTimeout(timer);
   }

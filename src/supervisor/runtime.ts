@@ -343,12 +343,6 @@ export class Runtime {
     }
   }
 
-  /** Stops and starts it again (a manual restart: the budget is reset). */
-  async restart(): Promise<void> {
-    await this.stop("restarting by request");
-    await this.start("restarted by request");
-  }
-
   /**
    * Replaces the spec of a runtime that is `stopped` or `failed` (a reload stops it first).
    *
@@ -474,6 +468,13 @@ export class Runtime {
     run.close();
     if (this.#run() !== run) return;
     if (status !== undefined) {
+      // Says whether a stop was graceful (exit 0) or needed SIGKILL, and how a crash ended.
+      this.#logger?.info("runtime process exited", {
+        runtime: this.id,
+        pid: run.child?.pid,
+        code: status.code,
+        signal: status.signal,
+      });
       this.#lastExit = {
         code: status.code,
         signal: status.signal,
@@ -489,6 +490,9 @@ export class Runtime {
       this.#setState({ state: "failed", reason: error.message, label: error.message });
     } else if (ending?.kind === "failure") {
       this.#restartOrFail(ending.reason, ending.cause);
+    } else if (status!.spawnerFailure !== undefined) {
+      // Not a crash of the child: edgellm lost it, and killed it before restarting.
+      this.#restartOrFail(status!.spawnerFailure, "spawner failed");
     } else {
       const cause = exitCause(status!);
       const stderr = this.#lastStderr === undefined ? "" : `; last stderr: ${this.#lastStderr}`;

@@ -10,7 +10,8 @@ export interface RuntimeLogOptions extends RotatingLogFileOptions {
 
 /**
  * Everything a runtime's children print: timestamped lines in a size-capped rotating file
- * (`runtimes/<id>/<id>.log`) and in an in-memory ring that followers read live.
+ * (`runtimes/<id>/output.log`) and in an in-memory ring that followers read live. The ring
+ * keeps every line even while the file cannot be written (see {@linkcode RotatingLogFile}).
  */
 export class RuntimeLog {
   /** The in-memory lines and their followers. */

@@ -1,4 +1,6 @@
-import { SETPRIV_PATH } from "../permissions/deno_flags.ts";
+import { procpsKill } from "./procps_kill.ts";
+import type { Logger } from "../log/mod.ts";
+import { KILL_PATH, SETPRIV_PATH } from "../permissions/deno_flags.ts";
 import type { SpawnerMessage, SpawnerRequest } from "./_spawn_protocol.ts";
 import type { PidRegistry } from "./pid_registry.ts";
 
@@ -6,6 +8,11 @@ import type { PidRegistry } from "./pid_registry.ts";
 export interface ExitStatus {
   readonly code: number | null;
   readonly signal: Deno.Signal | null;
+  /**
+   * Set when the spawner's Worker failed while the child ran: edgellm lost the child's handle,
+   * sent SIGKILL to its process group, and this says why (the exit itself was not seen).
+   */
+  readonly spawnerFailure?: string;
 }
 
 /** A running child, owned by the spawner's worker. */
@@ -15,7 +22,11 @@ export interface SpawnedChild {
   readonly pdeathsig: boolean;
   /** Settles once it has exited and its output has been delivered; never rejects. */
   readonly status: Promise<ExitStatus>;
-  /** Sends a signal; ignored once it has exited. */
+  /**
+   * Sends a signal to its whole process group (it leads its own session), so grandchildren
+   * (a wrapper script's engine, a job's background commands) get it too; ignored once it has
+   * exited.
+   */
   kill(signal: Deno.Signal): void;
 }
 
@@ -61,8 +72,18 @@ export interface SpawnerOptions {
    * directly. @default {SETPRIV_PATH when this process may run it, else null}
    */
   setpriv?: string | null;
+  /**
+   * procps `kill`, which signals a child's process group (`Deno.kill(-pgid)` needs an
+   * unrestricted `--allow-run`); `null` signals only the child itself.
+   * @default {KILL_PATH when this process may run it, else null}
+   */
+  kill?: string | null;
   /** Pid files of live children, for the next start to find leftovers. */
   registry?: PidRegistry | undefined;
+  /** Told what goes wrong outside a spawn: pid files, group signals, a failed Worker. */
+  logger?: Logger | undefined;
+  /** The Worker's module (tests inject faults through it). @default {SPAWNER_WORKER_URL} */
+  workerUrl?: URL;
 }
 
 interface Pending {
@@ -71,6 +92,8 @@ interface Pending {
   rejectSpawn(error: Error): void;
   resolveExit(status: ExitStatus): void;
   pid?: number;
+  /** Signals to the child's group, in the order they were asked for. */
+  signals: Promise<void>;
 }
 
 /**
@@ -79,9 +102,10 @@ interface Pending {
  */
 export const SPAWNER_WORKER_URL: URL = new URL("./spawner_worker.ts", import.meta.url);
 
-function defaultSetpriv(): string | null {
-  const state = Deno.permissions.querySync({ name: "run", command: SETPRIV_PATH }).state;
-  return state === "granted" ? SETPRIV_PATH : null;
+/** `command` if this process may run it, else `null`. */
+function ifPermitted(command: string): string | null {
+  const state = Deno.permissions.querySync({ name: "run", command }).state;
+  return state === "granted" ? command : null;
 }
 
 /**
@@ -101,7 +125,9 @@ export class Spawner {
   readonly run: readonly string[];
   readonly #worker: Worker;
   readonly #setpriv: string | null;
+  readonly #kill: string | null;
   readonly #registry: PidRegistry | undefined;
+  readonly #logger: Logger | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
   #closing = false;
@@ -110,10 +136,12 @@ export class Spawner {
   /** Starts the worker. */
   constructor(options: SpawnerOptions) {
     this.run = [...new Set(options.run)];
-    this.#setpriv = options.setpriv === undefined ? defaultSetpriv() : options.setpriv;
+    this.#setpriv = options.setpriv === undefined ? ifPermitted(SETPRIV_PATH) : options.setpriv;
+    this.#kill = options.kill === undefined ? ifPermitted(KILL_PATH) : options.kill;
     this.#registry = options.registry;
+    this.#logger = options.logger;
     const run = this.#setpriv === null ? this.run : [...this.run, this.#setpriv];
-    this.#worker = new Worker(SPAWNER_WORKER_URL, {
+    this.#worker = new Worker(options.workerUrl ?? SPAWNER_WORKER_URL, {
       type: "module",
       name: "edgellm-spawner",
       deno: {
@@ -129,11 +157,23 @@ export class Spawner {
         },
       },
     });
-    this.#worker.onmessage = (event: MessageEvent<SpawnerMessage>) => this.#receive(event.data);
+    this.#worker.onmessage = (event: MessageEvent<SpawnerMessage>) => {
+      // Nothing may escape: an exception here would end edgellm, children and all.
+      try {
+        this.#receive(event.data);
+      } catch (error) {
+        this.#logger?.error("cannot handle a message of the spawner worker", { error });
+      }
+    };
     this.#worker.onerror = (event) => {
       event.preventDefault();
-      this.#fail(new Error(`The spawner worker failed: ${event.message}`));
+      this.#fail(`the spawner worker failed: ${event.message}`);
     };
+  }
+
+  /** Whether the Worker is gone (closed, or failed): every spawn is refused. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Children spawned and not yet exited (or being spawned). */
@@ -159,6 +199,7 @@ export class Spawner {
         rejectSpawn,
         resolveExit,
         resolveSpawn: (child) => resolveSpawn({ ...child, status: exited }),
+        signals: Promise.resolve(),
       };
       this.#pending.set(id, pending);
       this.#send({
@@ -186,15 +227,13 @@ export class Spawner {
     switch (message.type) {
       case "spawned": {
         pending.pid = message.pid;
-        this.#registry?.add(message.pid, pending.request.command);
         const id = message.id;
         pending.resolveSpawn({
           pid: message.pid,
           pdeathsig: message.pdeathsig,
-          kill: (signal) => {
-            if (this.#pending.has(id) && !this.#closed) this.#send({ type: "kill", id, signal });
-          },
+          kill: (signal) => this.#signal(id, signal),
         });
+        this.#record(() => this.#registry?.add(message.pid, pending.request.command));
         break;
       }
       case "refused":
@@ -207,7 +246,14 @@ export class Spawner {
         break;
       case "exit":
         this.#pending.delete(message.id);
-        if (pending.pid !== undefined) this.#registry?.remove(pending.pid);
+        if (pending.pid !== undefined) this.#record(() => this.#registry?.remove(pending.pid!));
+        if (message.outputError !== undefined) {
+          this.#logger?.warn("a child's output was cut short", {
+            pid: pending.pid,
+            command: pending.request.command,
+            error: message.outputError,
+          });
+        }
         pending.resolveExit({
           code: message.signal === null ? message.code : null,
           signal: message.signal,
@@ -217,13 +263,65 @@ export class Spawner {
     }
   }
 
-  #fail(error: Error): void {
-    for (const pending of this.#pending.values()) {
-      pending.rejectSpawn(error);
-      pending.resolveExit({ code: null, signal: null });
+  /** A pid file that cannot be written (full disk) costs only the leftover scan after a crash. */
+  #record(update: () => void): void {
+    try {
+      update();
+    } catch (error) {
+      this.#logger?.warn("cannot update a pid file of a child", { error });
     }
+  }
+
+  /** Signals the group of child `id` through `kill`, or the child alone without it. */
+  #signal(id: number, signal: Deno.Signal): void {
+    const pending = this.#pending.get(id);
+    if (pending?.pid === undefined || this.#closed) return;
+    const pid = pending.pid;
+    pending.signals = pending.signals.then(async () => {
+      // Still ours: its exit has not been reported, so neither its pid nor its group id can
+      // have been reused (a group id stays taken while any member lives).
+      if (!this.#pending.has(id) || this.#closed) return;
+      if (this.#kill === null || !(await this.#killGroup(pid, signal))) {
+        this.#send({ type: "kill", id, signal });
+      }
+    });
+  }
+
+  /** `kill -s SIG -- -pgid`; false when `kill` could not be run or found no such group. */
+  async #killGroup(pgid: number, signal: Deno.Signal): Promise<boolean> {
+    try {
+      const { ok, reason } = await procpsKill(this.#kill!, -pgid, signal);
+      if (!ok) this.#logger?.debug("cannot signal a process group", { pgid, signal, reason });
+      return ok;
+    } catch (error) {
+      this.#logger?.warn("cannot run kill; signalling the child alone", { error });
+      return false;
+    }
+  }
+
+  /**
+   * The Worker died: its children's handles are gone, so their exits can never be seen.
+   * Each child's process group is killed (and its pid file dropped once that worked) before
+   * its status settles, naming the failure: a runtime restarted now runs no duplicate.
+   */
+  async #fail(reason: string): Promise<void> {
+    this.#logger?.error("the spawner worker failed; killing its children", { reason });
+    const owned = [...this.#pending.values()];
     this.#pending.clear();
     this.close();
+    await Promise.all(owned.map(async (pending) => {
+      pending.rejectSpawn(new SpawnError(pending.request.command, "WorkerFailed", reason));
+      if (pending.pid === undefined) return;
+      const killed = this.#kill !== null && await this.#killGroup(pending.pid, "SIGKILL");
+      if (killed) this.#record(() => this.#registry?.remove(pending.pid!));
+      pending.resolveExit({
+        code: null,
+        signal: killed ? "SIGKILL" : null,
+        spawnerFailure: killed
+          ? `${reason}; its process group was killed`
+          : `${reason}; it could not be killed (the next start stops it)`,
+      });
+    }));
   }
 
   #retireIfIdle(): void {

@@ -59,7 +59,12 @@ async function pump(
     }
   } catch (error) {
     // A cancelled read (see PIPE_DRAIN_MS) ends the stream; nothing else is expected here.
-    if (!(error instanceof TypeError || error instanceof Deno.errors.Interrupted)) throw error;
+    if (!(error instanceof TypeError || error instanceof Deno.errors.Interrupted)) {
+      // Let go of the pipe, so the child is not blocked writing to one nobody reads; whether
+      // the cancel works too changes nothing (`spawn` reports this error with the exit).
+      await reader.cancel().catch(() => {});
+      throw error;
+    }
   }
   const last = rest + decoder.decode();
   if (last !== "") send([last]);
@@ -115,6 +120,10 @@ function start(request: Extract<SpawnerRequest, { type: "spawn" }>): Deno.ChildP
   }
 }
 
+/**
+ * Runs one child to its end. Whatever happens to its output, the exit is always posted: the
+ * main thread must never take a living child for an exited one (or wait forever).
+ */
 async function spawn(request: Extract<SpawnerRequest, { type: "spawn" }>): Promise<void> {
   let child: Deno.ChildProcess;
   try {
@@ -126,7 +135,7 @@ async function spawn(request: Extract<SpawnerRequest, { type: "spawn" }>): Promi
   }
   children.set(request.id, child);
   const readers = [child.stdout.getReader(), child.stderr.getReader()] as const;
-  const pumps = Promise.all([
+  const pumps = Promise.allSettled([
     pump(request.id, "stdout", readers[0], request.output),
     pump(request.id, "stderr", readers[1], request.output),
   ]);
@@ -138,15 +147,14 @@ async function spawn(request: Extract<SpawnerRequest, { type: "spawn" }>): Promi
     new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), PIPE_DRAIN_MS)),
   ]);
   clearTimeout(timer);
-  if (!drained) {
-    await Promise.all(readers.map((reader) => reader.cancel()));
-    await pumps;
-  }
+  if (!drained) await Promise.allSettled(readers.map((reader) => reader.cancel()));
+  const failed = (await pumps).find((result) => result.status === "rejected");
   post({
     type: "exit",
     id: request.id,
     code: status.code,
     signal: status.signal,
+    ...(failed === undefined ? {} : { outputError: String(failed.reason) }),
   });
 }
 

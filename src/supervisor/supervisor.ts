@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { acquireExclusiveLock, type ExclusiveLock, LockHeldError } from "../store/mod.ts";
 import { SYSTEM_CLOCK } from "./clock.ts";
 import { RuntimeNotFoundError, SupervisorLockedError } from "./errors.ts";
 import { JobManager } from "./job_manager.ts";
@@ -17,6 +18,7 @@ import { planReload, type ReloadPlan } from "./reload_plan.ts";
 import { Runtime, type RuntimeEffects, type RuntimeSpec } from "./runtime.ts";
 import { RuntimeLog, type RuntimeLogOptions } from "./runtime_log.ts";
 import { Spawner } from "./spawner.ts";
+import { supervisorPaths } from "./supervisor_paths.ts";
 import type { LogLine, RuntimeEvent, RuntimeSnapshot } from "./types.ts";
 
 /** Options for {@linkcode createSupervisor}. */
@@ -46,18 +48,6 @@ export interface LogsOptions {
   tail?: number;
 }
 
-/** Folder of the lock and the pid files, under the home. */
-const RUN_DIR = "run";
-
-function readPid(path: string): number | undefined {
-  try {
-    const pid = Number.parseInt(Deno.readTextFileSync(path), 10);
-    return Number.isInteger(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Starts the supervisor: takes the home's lock (one supervisor per home), stops what a
  * killed previous instance left running, checks the configuration, and starts every
@@ -78,18 +68,16 @@ export async function createSupervisor(
   config: Config,
   options: SupervisorOptions,
 ): Promise<Supervisor> {
-  const runDir = join(options.home, RUN_DIR);
-  Deno.mkdirSync(runDir, { recursive: true });
-  const lockPath = join(runDir, "supervisor.lock");
-  const lock = Deno.openSync(lockPath, { read: true, write: true, create: true });
-  if (!lock.tryLockSync(true)) {
-    lock.close();
-    throw new SupervisorLockedError(lockPath, readPid(lockPath));
+  const paths = supervisorPaths(options.home);
+  let lock: ExclusiveLock;
+  try {
+    lock = await acquireExclusiveLock(paths.lock);
+  } catch (error) {
+    if (!(error instanceof LockHeldError)) throw error;
+    throw new SupervisorLockedError(error.path, error.pid);
   }
   try {
-    lock.truncateSync(0);
-    lock.writeSync(new TextEncoder().encode(`${Deno.pid}\n`));
-    const registry = new PidRegistry(join(runDir, "children"));
+    const registry = new PidRegistry(paths.children);
     const stopGraceMs = options.stopGraceMs ?? 10_000;
     await registry.stopLeftovers({
       graceMs: stopGraceMs,
@@ -108,7 +96,7 @@ export async function createSupervisor(
     await supervisor.startAutoStart();
     return supervisor;
   } catch (error) {
-    lock.close();
+    lock.release();
     throw error;
   }
 }
@@ -121,13 +109,16 @@ export class Supervisor {
   /** One-shot launches: `submit`, `get`, `cancel`, `wait`. */
   readonly jobs: JobManager;
   readonly #options: SupervisorOptions & { stopGraceMs: number };
-  readonly #lock: Deno.FsFile;
+  readonly #lock: ExclusiveLock;
   readonly #registry: PidRegistry;
   readonly #runtimes = new Map<string, Runtime>();
   readonly #listeners = new Set<(event: RuntimeEvent) => void>();
   readonly #effects: RuntimeEffects;
   #spawner: Spawner;
-  /** Reloads and the shutdown run one at a time, in call order. */
+  /**
+   * Control calls (start, stop, restart), reloads and the shutdown run one at a time, in call
+   * order: none sees another half done.
+   */
   #serial: Promise<unknown> = Promise.resolve();
   #closed = false;
   #shutdown: Promise<void> | undefined;
@@ -138,26 +129,26 @@ export class Supervisor {
   constructor(
     prepared: PreparedConfig,
     options: SupervisorOptions & { stopGraceMs: number },
-    held: { lock: Deno.FsFile; registry: PidRegistry },
+    held: { lock: ExclusiveLock; registry: PidRegistry },
   ) {
     this.#options = options;
     this.#lock = held.lock;
     this.#registry = held.registry;
     this.#config = prepared.config;
-    this.#spawner = this.#newSpawner(prepared);
+    this.#spawner = this.#newSpawner(prepared.runPaths);
     this.#effects = {
-      spawn: (request) => this.#spawner.spawn(request),
+      spawn: (request) => this.#currentSpawner().spawn(request),
       freePort: () => Promise.resolve(freePort()),
       probe: probeLlamaServer,
       clock: SYSTEM_CLOCK,
       random: Math.random,
     };
-    const jobsDir = join(options.home, "jobs");
+    const jobsDir = supervisorPaths(options.home).jobs;
     Deno.mkdirSync(jobsDir, { recursive: true });
     this.#jobsDir = jobsDir;
     this.#ownJobsDir(prepared);
     this.jobs = new JobManager(prepared, {
-      spawner: () => this.#spawner,
+      spawner: () => this.#currentSpawner(),
       resolveModel: options.resolveModel,
       cwd: jobsDir,
       logger: options.logger?.child({ component: "jobs" }),
@@ -166,12 +157,21 @@ export class Supervisor {
     for (const spec of prepared.runtimes.values()) this.#addRuntime(spec);
   }
 
-  #newSpawner(prepared: PreparedConfig): Spawner {
+  #newSpawner(run: readonly string[]): Spawner {
     return new Spawner({
-      run: prepared.runPaths,
+      run,
       registry: this.#registry,
+      logger: this.#options.logger?.child({ component: "spawner" }),
       ...(this.#options.setpriv === undefined ? {} : { setpriv: this.#options.setpriv }),
     });
+  }
+
+  /** The spawner for new children; one whose Worker failed is replaced (until shutdown). */
+  #currentSpawner(): Spawner {
+    if (this.#spawner.closed && !this.#closed) {
+      this.#spawner = this.#newSpawner(this.#spawner.run);
+    }
+    return this.#spawner;
   }
 
   /** Jobs run in the jobs folder; a `run_as` user must be able to work there. */
@@ -181,7 +181,10 @@ export class Supervisor {
   }
 
   #addRuntime(spec: RuntimeSpec): Runtime {
-    const log = new RuntimeLog(join(spec.cwd, "output.log"), this.#options.log);
+    const log = new RuntimeLog(join(spec.cwd, "output.log"), {
+      ...this.#options.log,
+      logger: this.#options.logger?.child({ runtime: spec.id }),
+    });
     if (spec.runAs !== undefined) Deno.chownSync(spec.cwd, spec.runAs.uid, spec.runAs.gid);
     const runtime = new Runtime(spec, {
       effects: this.#effects,
@@ -239,37 +242,55 @@ export class Supervisor {
 
   /**
    * Starts a runtime (a manual start: from `failed` this resets its restart budget).
-   * Resolves once it is `starting` (or already running), not when ready.
+   * Resolves once it is `starting` (or already running), not when ready. Waits for a reload
+   * or another control call in progress; does nothing once shutting down.
    *
-   * @throws {RuntimeNotFoundError} for an unknown id.
+   * @throws {RuntimeNotFoundError} for an unknown id (also one a pending reload removes).
    */
   async start(id: string): Promise<RuntimeSnapshot> {
-    const runtime = this.#runtime(id);
-    if (!this.#closed) await runtime.start();
-    return runtime.snapshot();
+    this.#runtime(id); // an unknown id is refused at once, not after a reload in progress
+    return await this.#control(id, async (runtime) => {
+      if (!this.#closed) await runtime.start();
+    });
   }
 
   /**
-   * Stops a runtime: SIGTERM, grace, SIGKILL. Resolves once its process has exited.
+   * Stops a runtime: SIGTERM, grace, SIGKILL. Resolves once its process has exited. Waits
+   * for a reload or another control call in progress.
    *
-   * @throws {RuntimeNotFoundError} for an unknown id.
+   * @throws {RuntimeNotFoundError} for an unknown id (also one a pending reload removes).
    */
   async stop(id: string): Promise<RuntimeSnapshot> {
-    const runtime = this.#runtime(id);
-    await runtime.stop();
-    return runtime.snapshot();
+    this.#runtime(id); // an unknown id is refused at once, not after a reload in progress
+    return await this.#control(id, (runtime) => runtime.stop());
   }
 
   /**
-   * Stops and starts a runtime. Resolves once the new process is `starting`.
+   * Stops and starts a runtime (a manual start: the budget is reset). Resolves once the new
+   * process is `starting`. Waits for a reload or another control call in progress; a
+   * shutdown called meanwhile wins: nothing is started after it.
    *
-   * @throws {RuntimeNotFoundError} for an unknown id.
+   * @throws {RuntimeNotFoundError} for an unknown id (also one a pending reload removes).
    */
   async restart(id: string): Promise<RuntimeSnapshot> {
-    const runtime = this.#runtime(id);
-    if (this.#closed) return runtime.snapshot();
-    await runtime.restart();
-    return runtime.snapshot();
+    this.#runtime(id); // an unknown id is refused at once, not after a reload in progress
+    return await this.#control(id, async (runtime) => {
+      if (this.#closed) return;
+      await runtime.stop("restarting by request");
+      if (!this.#closed) await runtime.start("restarted by request");
+    });
+  }
+
+  /** Runs `action` on runtime `id` in turn with reloads, the shutdown and other control calls. */
+  #control(
+    id: string,
+    action: (runtime: Runtime) => Promise<void>,
+  ): Promise<RuntimeSnapshot> {
+    return this.#enqueue(async () => {
+      const runtime = this.#runtime(id);
+      await action(runtime);
+      return runtime.snapshot();
+    });
   }
 
   /** Base URL of the runtime's llama-server while it is `ready`, else `undefined`. */
@@ -331,7 +352,7 @@ export class Supervisor {
       if (prepared.runPaths.join("\n") !== this.#spawner.run.join("\n")) {
         // Children of the old spawner keep their handles; it retires when the last one exits.
         const old = this.#spawner;
-        this.#spawner = this.#newSpawner(prepared);
+        this.#spawner = this.#newSpawner(prepared.runPaths);
         old.closeWhenIdle();
       }
       this.#ownJobsDir(prepared);
@@ -374,7 +395,7 @@ export class Supervisor {
       ]);
       for (const runtime of this.#runtimes.values()) runtime.log.close();
       this.#spawner.close();
-      this.#lock.close();
+      this.#lock.release();
     });
   }
 

@@ -70,17 +70,6 @@ export async function sha256OfFile(path: string): Promise<string> {
   return (await sha256File(path)).sha256;
 }
 
-/** Whether a path exists (without following a final link). */
-export async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 /** Every path under `dir`, relative, sorted. */
 export async function listTree(dir: string): Promise<string[]> {
   const paths: string[] = [];

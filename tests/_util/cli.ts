@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { argumentPaths, checkoutFlags } from "../../src/permissions/mod.ts";
+import { checkoutFlags } from "../../src/permissions/mod.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
@@ -12,8 +12,15 @@ const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 export interface EdgellmOptions {
   /** `--home`; every test passes its own temp folder. */
   home: string;
-  /** `--config` file, if any. */
+  /**
+   * `--config` file, if any. Put it where a device's binary could read it (in the home), as
+   * for `--from` folders and `--out` targets: nothing on the command line widens the grants.
+   */
   config?: string;
+  /** Further readable paths, as `compile.ts --allow-read` bakes in. @default {[]} */
+  allowRead?: string[];
+  /** Further writable paths, as `compile.ts --allow-write` bakes in. @default {[]} */
+  allowWrite?: string[];
   /** The child's whole environment (it does not inherit the test's). @default {{}} */
   env?: Record<string, string>;
   /** Working directory. @default {the home} */
@@ -34,7 +41,8 @@ async function command(args: readonly string[], options: EdgellmOptions) {
   const flags = await checkoutFlags({
     home: options.home,
     config: options.config,
-    paths: argumentPaths(args, options.cwd ?? options.home),
+    readPaths: options.allowRead,
+    writePaths: options.allowWrite,
   });
   return new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, MAIN, ...globals, ...args],

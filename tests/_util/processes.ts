@@ -13,6 +13,16 @@ export interface ProcessInfo {
   readonly cmdline: string;
 }
 
+/**
+ * Whether reading `/proc/<pid>/…` failed because the process exited meanwhile: ENOENT once it
+ * is gone, ESRCH ("No such process (os error 3)", a plain `Error`) while it is exiting.
+ */
+function exitedMeanwhile(error: unknown): boolean {
+  if (error instanceof Deno.errors.NotFound) return true;
+  if (!(error instanceof Error)) return false;
+  return (error as { code?: unknown }).code === "ESRCH" || error.message.includes("(os error 3)");
+}
+
 /** Every live (non-zombie) process whose command line contains `needle`, except this one. */
 export function processesMatching(needle: string): ProcessInfo[] {
   const found: ProcessInfo[] = [];
@@ -26,7 +36,7 @@ export function processesMatching(needle: string): ProcessInfo[] {
       const cmdline = Deno.readTextFileSync(`/proc/${pid}/cmdline`).split("\0").join(" ").trim();
       if (cmdline.includes(needle)) found.push({ pid, cmdline });
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error; // exited meanwhile
+      if (!exitedMeanwhile(error)) throw error;
     }
   }
   return found;
@@ -43,6 +53,7 @@ export async function assertNoProcesses(needle: string, timeoutMs = 5000): Promi
       intervalMs: 50,
     });
   } catch {
+    // The deadline passed (had `processesMatching` failed instead, it throws again here).
     const left = processesMatching(needle).map((p) => `${p.pid}: ${p.cmdline}`).join("\n");
     throw new Error(`Processes left behind:\n${left}`);
   }

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { exists } from "../../src/_util/exists.ts";
 import {
   bootstrapFixture,
-  exists,
   GGUF,
   listTree,
   REPO,

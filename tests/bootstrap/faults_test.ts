@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { exists } from "../../src/_util/exists.ts";
 import {
   bootstrapFixture,
-  exists,
   GGUF,
   readState,
   REPO,
@@ -125,7 +125,7 @@ Deno.test("bootstrap exits 1 naming the file and both hashes when wrong bytes pe
   const result = await runEdgellm(ARGS, { home: fx.home, env: fx.env });
   assert.equal(result.code, 1);
   const match = new RegExp(
-    `Cannot verify org/tiny/${GGUF}: sha256 expected ${fx.sha256}, got ([0-9a-f]{64})`,
+    `Cannot verify 'org/tiny/${GGUF}': sha256 expected ${fx.sha256}, got ([0-9a-f]{64})`,
   ).exec(result.stderr);
   assert.ok(match, result.stderr);
   assert.notEqual(match[1], fx.sha256);

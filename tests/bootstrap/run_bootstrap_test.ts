@@ -55,7 +55,7 @@ Deno.test("runBootstrap refuses to start a file the disk cannot hold and keeps t
   assert.ok(error instanceof DiskSpaceError, String(error));
   assert.equal(error.exitCode, 1);
   assert.equal(error.needed, fx.content.length - have, "only what it still needs");
-  assert.match(error.message, /Cannot download org\/tiny\/tiny-Q4_K_M\.gguf: it needs .* more/);
+  assert.match(error.message, /Cannot download 'org\/tiny\/tiny-Q4_K_M\.gguf': it needs .* more/);
   assert.deepEqual(asked, [join(repoDir(fx.home), "blobs")]);
   assert.equal((await Deno.stat(partial)).size, have, "nothing lost");
   assert.equal(Object.values((await readState(fx.home))?.downloads ?? {})[0]?.bytes_done, have);

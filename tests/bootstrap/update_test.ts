@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parseConfig } from "../../src/config/mod.ts";
 import { resolveModelFile } from "../../src/models/mod.ts";
+import { exists } from "../../src/_util/exists.ts";
 import {
   bootstrapFixture,
-  exists,
   fakeBytes,
   GGUF,
   REPO,

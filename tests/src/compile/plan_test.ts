@@ -36,6 +36,7 @@ const DEVICE: CompileOptions = {
   engines: ["/opt/bitnet/bin/llama-server"],
   commands: ["/usr/bin/nice"],
   readPaths: ["/opt/models/x.gguf"],
+  writePaths: ["/srv/outbox"],
   envNames: ["SITE_TOKEN"],
 };
 
@@ -52,8 +53,8 @@ Deno.test("planTarget() compiles with the flags of the device's scope for each t
     const plan = planTarget(target, DEVICE, { loader, deno: "deno" });
     const flags = denoFlags({
       home: "/srv/edgellm",
-      configFiles: [],
       readPaths: ["/opt/bitnet/bin/llama-server", "/opt/models/x.gguf"],
+      writePaths: ["/srv/outbox"],
       runPaths: [
         `/srv/edgellm/natives/${bundleHash(MANIFEST)}/lib/ld-linux-aarch64.so.1`,
         "/opt/bitnet/bin/llama-server",
@@ -105,6 +106,7 @@ Deno.test("parseCompileArgs() defaults to both targets, the system home and the 
     engines: [],
     commands: [],
     readPaths: [],
+    writePaths: [],
     envNames: [],
   });
   assert.equal(dryRun, false);
@@ -119,6 +121,7 @@ Deno.test("parseCompileArgs() takes repeatable options for what a device may do"
     "--allow-engine=/opt/bitnet/bin/llama-server",
     "--allow-command=/usr/bin/nice",
     "--allow-read=/opt/models/x.gguf",
+    "--allow-write=/srv/outbox",
     "--env=SITE_TOKEN",
     "--dry-run",
   ]);
@@ -130,6 +133,7 @@ Deno.test("parseCompileArgs() throws UsageError for values a device could not us
     [["--target", "x86_64-apple-darwin"], /Cannot compile for "x86_64-apple-darwin": use one of/],
     [["--home", "var/lib/edgellm"], /--home "var\/lib\/edgellm": it must be an absolute path/],
     [["--allow-engine", "llama-server"], /--allow-engine "llama-server": it must be an absolute/],
+    [["--allow-write", "out"], /--allow-write "out": it must be an absolute path/],
     [["--hub-endpoint", "ftp://hub"], /--hub-endpoint "ftp:\/\/hub": it must be an http\(s\) URL/],
     [["--env", "A-B"], /--env "A-B": it is not an environment variable name/],
     [["--allow-everything"], /Cannot parse the arguments: .*--allow-everything/],

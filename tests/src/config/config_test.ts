@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig, resolveThreads } from "../../../src/config/mod.ts";
+import { ConfigError, loadConfig, parseConfig, resolveThreads } from "../../../src/config/mod.ts";
 import { runEdgellm } from "../../_util/cli.ts";
 
 const GOOD = `
@@ -111,3 +111,58 @@ for (const [what, [text, expected]] of Object.entries(BAD_CONFIGS)) {
     }
   });
 }
+
+Deno.test("parseConfig says what threads accepts when it is zero", () => {
+  const issues = issuesOf(GOOD.replace("threads = 2", "threads = 0"));
+  assert.deepEqual(issues, [{
+    key: "runtimes.chat.threads",
+    message: 'must be "auto" or a positive whole number',
+    line: 7,
+  }]);
+});
+
+Deno.test("ConfigError for a missing file does not ask to fix keys", async () => {
+  const error = await loadConfig("/nonexistent/edgellm.toml").catch((e) => e);
+  assert.ok(error instanceof ConfigError);
+  assert.match(error.message, /file not found/);
+  assert.doesNotMatch(error.message, /Fix the keys/);
+});
+
+Deno.test("edgellm reads a --config in the home or ./edgellm.toml and refuses one elsewhere, as a device does", async () => {
+  const home = await Deno.makeTempDir();
+  const elsewhere = await Deno.makeTempDir();
+  try {
+    const text = GOOD.replace("threads = 2", 'threads = "many"');
+    for (const dir of [home, elsewhere]) await Deno.writeTextFile(`${dir}/edgellm.toml`, text);
+    // Readable: the file is reported on its merits.
+    const inHome = await runEdgellm(["version"], { home, config: `${home}/edgellm.toml` });
+    assert.equal(inHome.code, 2);
+    assert.ok(inHome.stderr.includes('"runtimes.chat.threads"'), inHome.stderr);
+    const local = await runEdgellm(["version"], { home, cwd: elsewhere });
+    assert.equal(local.code, 2);
+    assert.ok(local.stderr.includes('"runtimes.chat.threads"'), local.stderr);
+    // Outside the granted folders it is never read, whichever way it is named.
+    const refused =
+      `Cannot read '${elsewhere}/edgellm.toml': this edgellm may only read under ${home}, `;
+    for (
+      const config of [
+        `${elsewhere}/edgellm.toml`,
+        "../" + elsewhere.split("/").pop() + "/edgellm.toml",
+      ]
+    ) {
+      const result = await runEdgellm(["version"], { home, config });
+      assert.equal(result.code, 2, result.stderr);
+      assert.ok(result.stderr.startsWith(refused), result.stderr);
+      assert.equal(result.stderr.split("\n").length, 2, "one line, no stack trace");
+    }
+    const fromEnv = await runEdgellm(["version"], {
+      home,
+      env: { EDGELLM_CONFIG: `${elsewhere}/edgellm.toml` },
+    });
+    assert.equal(fromEnv.code, 2);
+    assert.ok(fromEnv.stderr.startsWith(refused), fromEnv.stderr);
+  } finally {
+    await Deno.remove(home, { recursive: true });
+    await Deno.remove(elsewhere, { recursive: true });
+  }
+});

@@ -108,3 +108,25 @@ Deno.test("doctor fails the bundle check naming the file when a bundle file is c
     assert.equal(checks.some((check) => check.name === "llama.cpp"), false);
   });
 });
+
+Deno.test("edgellm doctor exits 1 naming the file when a file of its bundle is corrupt", async () => {
+  await withHome(async (home) => {
+    // The CLI of a checkout always uses native/dist, so the corrupted copy takes the real
+    // file's place while this test runs (test files run one at a time) and the original goes
+    // back afterwards. Were the test killed midway, the bundle would fail verification and the
+    // next `ensureBundle` would rebuild it.
+    const file = join(await ensureBundle(X86), "lib/libllama.so.0");
+    const original = join(home, "libllama.so.0");
+    await Deno.copyFile(file, original);
+    try {
+      await corrupt(file);
+      const result = await runEdgellm(["doctor", "--json"], { home });
+      assert.equal(result.code, 1, result.stderr);
+      const bundle = byName(JSON.parse(result.stdout).checks, "bundle");
+      assert.equal(bundle.status, "fail");
+      assert.match(bundle.detail, /lib\/libllama\.so\.0/);
+    } finally {
+      await Deno.copyFile(original, file);
+    }
+  });
+});

@@ -25,7 +25,7 @@ Deno.test("verifyBundle names the file and both hashes when a file was changed",
       assert.equal(error.path, path);
       assert.equal(error.expected, expected);
       assert.equal(error.actual, actual);
-      assert.match(error.message, new RegExp(`"${path}" has sha256 "${actual}".*"${expected}"`));
+      assert.match(error.message, new RegExp(`'${path}' has sha256 "${actual}".*"${expected}"`));
       return true;
     });
   } finally {
@@ -42,7 +42,7 @@ Deno.test("verifyBundle reports a missing file with a null actual hash", async (
       assert.ok(error instanceof BundleIntegrityError);
       assert.equal(error.path, "bin/llama-server");
       assert.equal(error.actual, null);
-      assert.match(error.message, /"bin\/llama-server" is missing/);
+      assert.match(error.message, /'bin\/llama-server' is missing/);
       return true;
     });
   } finally {

@@ -25,11 +25,12 @@ health = { interval_ms = 200, timeout_ms = 1000, failures_before_restart = 2, st
 restart = { max_restarts = 3, window_s = 60, backoff_initial_ms = 1000, backoff_max_ms = 2000 }
 `;
 
-async function writeConfig(dir: string, rest = RUNTIME): Promise<string> {
+/** Writes a model beside the home and the config into the home, where serve may read it. */
+async function writeConfig(dir: string, home: string): Promise<string> {
   const model = `${dir}/long.gguf`;
   await writeTinyModel(model, { contextLength: 65536 });
-  const path = `${dir}/edgellm.toml`;
-  await Deno.writeTextFile(path, configText(model, rest));
+  const path = `${home}/edgellm.toml`;
+  await Deno.writeTextFile(path, configText(model, RUNTIME));
   return path;
 }
 
@@ -70,7 +71,7 @@ async function* sseData(body: ReadableStream<Uint8Array>): AsyncGenerator<string
 
 Deno.test("edgellm serve answers the openai client: chat and completions, streamed and not, and the model list", async () => {
   await withTestHome(async ({ dir, home }) => {
-    const serve = await startServe(home, await writeConfig(dir), { env: ENV });
+    const serve = await startServe(home, await writeConfig(dir, home), { env: ENV });
     try {
       await waitReady(serve.url);
       const openai = new OpenAI({ baseURL: `${serve.url}/v1`, apiKey: TOKEN, maxRetries: 0 });
@@ -117,7 +118,7 @@ Deno.test("edgellm serve answers the openai client: chat and completions, stream
 
 Deno.test("edgellm serve stops llama-server's generation when a streaming client leaves, and another stream goes on", async () => {
   await withTestHome(async ({ dir, home }) => {
-    const serve = await startServe(home, await writeConfig(dir), { env: ENV });
+    const serve = await startServe(home, await writeConfig(dir, home), { env: ENV });
     try {
       await waitReady(serve.url);
       const leaving = new AbortController();
@@ -158,7 +159,7 @@ Deno.test("edgellm serve stops llama-server's generation when a streaming client
 
 Deno.test("edgellm serve: /ready goes 503, 200, 503, 200 as the runtime starts, is killed and restarts, and /events tells each change in order", async () => {
   await withTestHome(async ({ dir, home }) => {
-    const serve = await startServe(home, await writeConfig(dir), { env: ENV });
+    const serve = await startServe(home, await writeConfig(dir, home), { env: ENV });
     try {
       await waitReady(serve.url);
       await json(`${serve.url}/runtimes/chat/stop`, { method: "POST" });
@@ -211,7 +212,7 @@ Deno.test("edgellm serve: /ready goes 503, 200, 503, 200 as the runtime starts, 
 
 Deno.test("edgellm serve /metrics includes llama-server's own metrics with a runtime label", async () => {
   await withTestHome(async ({ dir, home }) => {
-    const serve = await startServe(home, await writeConfig(dir), { env: ENV });
+    const serve = await startServe(home, await writeConfig(dir, home), { env: ENV });
     try {
       await waitReady(serve.url);
       const body = JSON.stringify({ prompt: "a", max_tokens: 3 });
@@ -229,7 +230,7 @@ Deno.test("edgellm serve /metrics includes llama-server's own metrics with a run
 
 Deno.test("edgellm serve runs a job submitted over HTTP", async () => {
   await withTestHome(async ({ dir, home }) => {
-    const serve = await startServe(home, await writeConfig(dir), { env: ENV });
+    const serve = await startServe(home, await writeConfig(dir, home), { env: ENV });
     try {
       const submitted = await fetch(`${serve.url}/jobs`, {
         method: "POST",
@@ -252,7 +253,7 @@ Deno.test("edgellm serve runs a job submitted over HTTP", async () => {
 
 Deno.test("edgellm serve ends an open /events stream and exits 0 on SIGTERM", async () => {
   await withTestHome(async ({ dir, home }) => {
-    const serve = await startServe(home, await writeConfig(dir), { env: ENV });
+    const serve = await startServe(home, await writeConfig(dir, home), { env: ENV });
     const events = await fetch(`${serve.url}/events`, { headers: AUTH });
     const body = events.text();
     assert.equal(await serve.stop("SIGTERM"), 0);
@@ -262,7 +263,7 @@ Deno.test("edgellm serve ends an open /events stream and exits 0 on SIGTERM", as
 
 Deno.test("edgellm serve refuses a non-loopback host without a token (exit 2) and serves it with --insecure", async () => {
   await withTestHome(async ({ dir, home }) => {
-    const config = await writeConfig(dir);
+    const config = await writeConfig(dir, home);
     const refused = await runEdgellm(["serve", "--host", "0.0.0.0", "--port", "0"], {
       home,
       config,
@@ -286,7 +287,7 @@ Deno.test("edgellm serve refuses a non-loopback host without a token (exit 2) an
 
 Deno.test("edgellm serve applies a SIGHUP-reloaded max_body_bytes to the HTTP endpoint", async () => {
   await withTestHome(async ({ dir, home }) => {
-    const path = await writeConfig(dir);
+    const path = await writeConfig(dir, home);
     const serve = await startServe(home, path, { env: ENV });
     try {
       const send = () =>

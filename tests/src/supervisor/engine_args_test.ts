@@ -62,3 +62,15 @@ Deno.test("llamaServerArgs puts the model, threads, context, slots and --metrics
     ],
   );
 });
+
+Deno.test("llamaServerArgs adds a spare slot for the deep probe, keeping each slot's context (review finding 4)", () => {
+  const args = llamaServerArgs({
+    modelPath: "/m.gguf",
+    threads: 2,
+    ctxSize: 4096,
+    parallel: 2,
+    probeSlot: true,
+  });
+  // llama-server splits --ctx-size over --parallel: 6144 / 3 = 2048 = 4096 / 2 per slot.
+  assert.deepEqual(args.slice(4, 8), ["--ctx-size", "6144", "--parallel", "3"]);
+});

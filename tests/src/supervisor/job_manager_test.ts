@@ -3,10 +3,12 @@
  * clock, when they start and end; `sleep` for deadlines; the bundle's llama-completion.
  */
 import assert from "node:assert/strict";
+import { MAX_COMPLETION_ATTEMPTS } from "../../../src/run/run_completion.ts";
 import { InvalidJobError, type Supervisor } from "../../../src/supervisor/mod.ts";
 import type { JobSnapshot } from "../../../src/supervisor/types.ts";
 import { bundledTool } from "../../_util/natives.ts";
 import { testConfig, testOptions, withSupervisor, withTestHome } from "../../_util/supervisor.ts";
+import { assertNoProcesses, processesMatching } from "../../_util/processes.ts";
 import { waitFor } from "../../_util/wait_for.ts";
 
 const SLEEP = "/usr/bin/sleep";
@@ -110,11 +112,10 @@ Deno.test("JobManager stops a job at its deadline and reports a timeout, distinc
       const [timedOut, failed, succeeded] = await waitAll(supervisor, [slow!, failing!, fine!]);
       assert.equal(timedOut!.state, "timed_out");
       assert.equal(timedOut!.reason, "deadline of 0.5 s passed");
-      // SIGTERM first, as for `edgellm run` (runOneShot); SIGKILL only after the grace.
+      // Stopped by the deadline, not ended by itself (sleep 30 would exit 0): SIGTERM first,
+      // as for `edgellm run` (runOneShot); SIGKILL only after the grace. No timing asserted
+      // (review finding 9: a timed window is flaky on two cores).
       assert.deepEqual(timedOut!.exit, { code: null, signal: "SIGTERM" });
-      const ran = Date.parse(timedOut!.ended_at!) - Date.parse(timedOut!.started_at!);
-      // Stopped at the deadline; the margin covers spawning and reaping on a busy machine.
-      assert.ok(ran >= 500 && ran < 800, `ran ${ran} ms`);
       assert.equal(failed!.state, "failed");
       assert.equal(failed!.reason, "exited with code 3");
       assert.deepEqual(failed!.exit, { code: 3, signal: null });
@@ -355,8 +356,14 @@ ${PERF}EOF
       assert.equal(once!.stdout, "Hello\n\n");
       assert.equal(Deno.readTextFileSync(`${dir}/runs-once`), "run\n".repeat(2));
       assert.equal(always!.state, "failed");
-      assert.match(always!.reason, /cut its output short 3 times in a row/);
-      assert.equal(Deno.readTextFileSync(`${dir}/runs-always`), "run\n".repeat(3));
+      assert.match(
+        always!.reason,
+        new RegExp(`cut its output short ${MAX_COMPLETION_ATTEMPTS} times in a row`),
+      );
+      assert.equal(
+        Deno.readTextFileSync(`${dir}/runs-always`),
+        "run\n".repeat(MAX_COMPLETION_ATTEMPTS),
+      );
     });
   });
 });
@@ -381,4 +388,25 @@ Deno.test({
       });
     });
   },
+});
+
+Deno.test("JobManager stops a job's background commands with it at its deadline (review finding 2)", async () => {
+  await withTestHome(async ({ dir, home, model }) => {
+    // A script that leaves its work to a background command and waits for it: before the
+    // fix only the script's pid got SIGTERM and the sleep ran on. Deterministic: the job
+    // ends only by its deadline, and nothing else would stop the sleep for 300 s.
+    const marker = `300.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+    const script = `${dir}/background`;
+    await Deno.writeTextFile(script, `#!/bin/sh\n${SLEEP} ${marker} &\nwait\n`);
+    await Deno.chmod(script, 0o755);
+    const config = jobsConfig(model, "", [script]);
+    await withSupervisor(config, testOptions(home), async (supervisor) => {
+      const job = await supervisor.jobs.submit({ kind: "custom", command: script, timeout_s: 1 });
+      await waitFor("the background sleep", () => processesMatching(marker).length === 1);
+      const ended = (await supervisor.jobs.wait(job.id))!;
+      assert.equal(ended.state, "timed_out");
+      assert.deepEqual(ended.exit, { code: null, signal: "SIGTERM" });
+      await assertNoProcesses(marker);
+    });
+  });
 });

@@ -1,18 +1,9 @@
 /** The one deadline/stop/drain path of `edgellm run` and jobs, against real processes. */
 import assert from "node:assert/strict";
+import { existsSync } from "../../../src/_util/exists.ts";
 import { runOneShot, Spawner } from "../../../src/supervisor/mod.ts";
 
 const SH = "/bin/sh";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 async function withShell(fn: (spawner: Spawner) => Promise<void>): Promise<void> {
   const spawner = new Spawner({ run: [SH] });
@@ -50,7 +41,7 @@ Deno.test("runOneShot stops a process with SIGTERM when the deadline passes", as
     assert.equal(result.signal, "SIGTERM");
     assert.equal(result.stoppedWith, "SIGTERM");
     assert.equal(result.stdout, "started\n");
-    assert.equal(exists(`/proc/${result.pid}`), false);
+    assert.equal(existsSync(`/proc/${result.pid}`), false);
   });
 });
 
@@ -64,7 +55,7 @@ Deno.test("runOneShot kills a process that ignores SIGTERM after the grace", asy
     assert.equal(result.stoppedBy, "deadline");
     assert.equal(result.signal, "SIGKILL");
     assert.equal(result.stoppedWith, "SIGKILL");
-    assert.equal(exists(`/proc/${result.pid}`), false);
+    assert.equal(existsSync(`/proc/${result.pid}`), false);
   });
 });
 
@@ -78,7 +69,7 @@ Deno.test("runOneShot stops the process when its signal aborts while the spawn i
     const result = await running;
     assert.equal(result.stoppedBy, "abort");
     assert.equal(result.signal, "SIGTERM");
-    assert.equal(exists(`/proc/${result.pid}`), false);
+    assert.equal(existsSync(`/proc/${result.pid}`), false);
   });
 });
 

@@ -358,3 +358,21 @@ Deno.test("Runtime fails at once, without retrying, when the spawn is refused", 
     await h.close();
   }
 });
+
+Deno.test("Runtime names a spawner failure as the reason instead of a crash with no exit (review finding 5)", async () => {
+  const h = await harness();
+  try {
+    await h.runtime.start();
+    await h.clock.tick(100);
+    assert.equal(h.runtime.state, "ready");
+    const failure = "the spawner worker failed: boom; its process group was killed";
+    h.children[0]!.exit({ code: null, signal: "SIGKILL", spawnerFailure: failure });
+    await h.clock.tick(0);
+    assert.equal(h.runtime.state, "backoff");
+    assert.equal(h.runtime.snapshot().reason, failure);
+    await h.clock.tick(100);
+    assert.equal(h.children.length, 2, "restarted once the old child was killed");
+  } finally {
+    await h.close();
+  }
+});

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import { Spawner, SpawnError } from "../../../src/supervisor/spawner.ts";
 import { childEnv } from "../../../src/supervisor/child_env.ts";
+import { PidRegistry } from "../../../src/supervisor/pid_registry.ts";
 import { assertNoProcesses, processesMatching } from "../../_util/processes.ts";
+import { waitFor } from "../../_util/wait_for.ts";
 
 const ENV = "/usr/bin/env";
 const SLEEP = "/usr/bin/sleep";
@@ -152,4 +154,65 @@ Deno.test("Spawner.closeWhenIdle retires the worker after its last child and ref
     assert.deepEqual(await child.status, { code: 0, signal: null });
     assert.equal(spawner.active, 0);
   });
+});
+
+Deno.test("Spawner keeps spawning when a pid file cannot be written (review finding 1)", async () => {
+  // Deterministic: the registry's folder is gone, so every write of a pid file fails, as on
+  // a full disk. Before the fix the error escaped the Worker's onmessage and ended edgellm.
+  const dir = await Deno.makeTempDir({ prefix: "spawner_registry_" });
+  const registry = new PidRegistry(`${dir}/children`);
+  await Deno.remove(`${dir}/children`);
+  const spawner = new Spawner({ run: [SLEEP], registry });
+  try {
+    const child = await spawner.spawn({ command: SLEEP, args: ["0"], cwd: dir, env: {} });
+    assert.deepEqual(await child.status, { code: 0, signal: null });
+  } finally {
+    spawner.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Spawner signals a child's whole process group, grandchildren included (review finding 2)", async () => {
+  const marker = `300.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+  await withSpawner(["/bin/sh"], async (spawner, dir) => {
+    // The shell waits on a background sleep: signalling the shell's pid alone leaves it.
+    // The marker is an argument, so only the sleep's command line reads "sleep <marker>".
+    const child = await spawner.spawn({
+      command: "/bin/sh",
+      args: ["-c", `${SLEEP} "$1" & wait`, "sh", marker],
+      cwd: dir,
+      env: {},
+      onOutput: () => {},
+    });
+    await waitFor("the grandchild", () => processesMatching(`${SLEEP} ${marker}`).length === 1);
+    child.kill("SIGTERM");
+    assert.deepEqual(await child.status, { code: null, signal: "SIGTERM" });
+    await assertNoProcesses(`${SLEEP} ${marker}`);
+  });
+});
+
+Deno.test("Spawner kills the children of a Worker that died and names the failure (review finding 5)", async () => {
+  // Deterministic: the real worker module, wrapped to throw right after its first spawn.
+  // Without setpriv, nothing but the Spawner itself can stop the orphaned child.
+  const marker = `300.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+  const spawner = new Spawner({
+    run: [SLEEP],
+    setpriv: null,
+    workerUrl: new URL("../../testdata/failing_spawner_worker.ts", import.meta.url),
+  });
+  try {
+    const child = await spawner.spawn({ command: SLEEP, args: [marker], cwd: "/", env: {} });
+    const status = await child.status;
+    assert.equal(status.code, null);
+    assert.equal(status.signal, "SIGKILL");
+    assert.match(
+      status.spawnerFailure ?? "",
+      /^the spawner worker failed: .*injected worker fault.*; its process group was killed$/,
+    );
+    // Reported only after the kill: the child is already gone (a zombie at most).
+    assert.deepEqual(processesMatching(`${SLEEP} ${marker}`), []);
+    assert.equal(spawner.closed, true);
+  } finally {
+    spawner.close();
+  }
 });
