@@ -1,3 +1,4 @@
+import { errorMessage } from "../_util/error_message.ts";
 import { HttpError } from "./http_error.ts";
 
 /**
@@ -12,7 +13,7 @@ export function parseJsonBody(text: string): unknown {
     throw new HttpError(
       400,
       "bad_request",
-      `Cannot parse the request body as JSON: ${(error as Error).message}; send a JSON object`,
+      `Cannot parse the request body as JSON: ${errorMessage(error)}; send a JSON object`,
     );
   }
 }

@@ -1,3 +1,4 @@
+import { errorMessage } from "../_util/error_message.ts";
 import { Command } from "commander";
 import { z } from "zod";
 import { printJson, withContext, writeStdout } from "../cli/mod.ts";
@@ -89,7 +90,7 @@ export async function fetchStatus(
     if (options.signal?.aborted) throw error;
     throw new CliError(
       `Cannot reach edgellm at "${url}": ${
-        (error as Error).message
+        errorMessage(error)
       }; check that "edgellm serve" runs there, or pass its --url`,
       ExitCode.TempFail,
       { cause: error },

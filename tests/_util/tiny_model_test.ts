@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
+import { startLlamaServer } from "./llama_server.ts";
 import { bundledTool } from "./natives.ts";
 import { tinyModelBytes, writeTinyModel } from "./tiny_model.ts";
 
@@ -45,51 +46,9 @@ Deno.test("tinyModelBytes is deterministic for a seed and stays small", () => {
 
 Deno.test("llama-server loads the tiny model and answers health, completion, chat and embeddings", async () => {
   await withModel(async (model) => {
-    const tool = await bundledTool("llama-server");
-    const child = new Deno.Command(tool.command, {
-      args: [
-        ...tool.args,
-        "-m",
-        model,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "0",
-        "--embeddings",
-        "-t",
-        "1",
-      ],
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const stdout = new Response(child.stdout).text();
-    // The server prints its port (chosen by the OS for port 0) on stderr once it is ready.
-    const log: string[] = [];
-    let announce: (url: string) => void = () => {};
-    const listening = new Promise<string>((resolve) => announce = resolve);
-    const drained = (async () => {
-      let rest = "";
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        const lines = (rest + chunk).split("\n");
-        rest = lines.pop() ?? "";
-        for (const line of lines) {
-          log.push(line);
-          const url = line.match(/llama_server: listening on (http:\/\/127\.0\.0\.1:\d+)/)?.[1];
-          if (url !== undefined) announce(url);
-        }
-      }
-    })();
+    const server = await startLlamaServer(model, { ctxSize: 512, args: ["--embeddings"] });
+    const url = server.url.href.replace(/\/$/, "");
     try {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const url = await Promise.race([
-        listening,
-        child.status.then((s) => assert.fail(`exited with ${s.code}:\n${log.join("\n")}`)),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error("no 'listening on' line")), STARTUP_TIMEOUT_MS);
-        }),
-      ]).finally(() => clearTimeout(timer));
       const post = async (path: string, body: unknown) => {
         const response = await fetch(`${url}${path}`, {
           method: "POST",
@@ -129,13 +88,11 @@ Deno.test("llama-server loads the tiny model and answers health, completion, cha
       assert.equal(embeddings.data[0].embedding.length, 32);
       assert.ok(embeddings.data[0].embedding.every((x: unknown) => typeof x === "number"));
     } finally {
-      child.kill("SIGTERM");
+      server.child.kill("SIGTERM");
     }
-    const status = await child.status;
-    await drained;
-    await stdout;
-    assert.equal(status.code, 0, log.join("\n"));
-    assert.equal(existsSync(`/proc/${child.pid}`), false);
+    assert.equal((await server.child.status).code, 0, server.output());
+    await server.close();
+    assert.equal(existsSync(`/proc/${server.child.pid}`), false);
   });
 });
 

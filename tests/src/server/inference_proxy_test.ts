@@ -2,13 +2,8 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { createLogger } from "../../../src/log/mod.ts";
 import { type HttpServer, startHttpServer } from "../../../src/server/mod.ts";
-import {
-  type LlamaServer,
-  ManualSupervisor,
-  startLlamaServer,
-  testConfig,
-  tinyModel,
-} from "./_util.ts";
+import { type LlamaServer, startLlamaServer } from "../../_util/llama_server.ts";
+import { ManualSupervisor, testConfig, tinyModel } from "./_util.ts";
 import { waitFor } from "../../_util/wait_for.ts";
 
 const TOKEN = "proxy-test-token";

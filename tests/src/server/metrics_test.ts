@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { createLogger } from "../../../src/log/mod.ts";
 import { startHttpServer } from "../../../src/server/mod.ts";
 import { relabelMetrics } from "../../../src/server/relabel_metrics.ts";
-import { ManualSupervisor, startLlamaServer, testConfig, tinyModel } from "./_util.ts";
+import { startLlamaServer } from "../../_util/llama_server.ts";
+import { ManualSupervisor, testConfig, tinyModel } from "./_util.ts";
 
 /** Prometheus's own checker: exit 1 means the text does not parse, 3 only lint findings. */
 async function promtool(text: string): Promise<{ code: number; findings: string[] }> {
