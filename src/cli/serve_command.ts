@@ -24,6 +24,7 @@ export interface StartHttpOptions {
   readonly port: number;
   /** Aborted on SIGTERM/SIGINT: stop listening and end open streams. */
   readonly signal: AbortSignal;
+  /** serve's logger, which the endpoint derives its own logger from. */
   readonly logger: Logger;
   /** `--insecure`: serve a non-loopback host without a token. */
   readonly insecure: boolean;

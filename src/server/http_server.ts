@@ -128,6 +128,7 @@ export interface ServeHttpOptions {
   readonly port: number;
   /** Aborted on SIGTERM/SIGINT: stop listening, end the event streams, let requests finish. */
   readonly signal: AbortSignal;
+  /** Parent of the endpoint's logger (`component: "http"`): request failures, warnings. */
   readonly logger: Logger;
   /** `--insecure`: serve a non-loopback host without a token. @default {false} */
   readonly insecure?: boolean;

@@ -23,9 +23,11 @@ import type { JobSnapshot, JobState } from "./types.ts";
 export interface JobManagerOptions {
   /** The spawner of the current configuration (it changes on reload). */
   spawner: () => Spawner;
+  /** Local GGUF path of an inference job's `model`; a throw rejects the job as unavailable. */
   resolveModel: ModelResolver;
   /** Working folder of jobs (`$EDGELLM_HOME/state/jobs`). */
   cwd: string;
+  /** Receives one line per finished job (state and reason). @default {silent} */
   logger?: Logger | undefined;
   /** CPUs, for `concurrency = "auto"` and inference threads. @default {navigator.hardwareConcurrency} */
   cpuCount?: number;
@@ -39,6 +41,7 @@ export interface JobManagerOptions {
 
 /** What a reload hands to the job manager. */
 export interface JobsSetup {
+  /** The validated configuration: its `jobs` table and the models inference jobs may use. */
   readonly config: Config;
   /** The bundle's llama-completion; `undefined` without a bundle. */
   readonly completion: ExecLine | undefined;
@@ -103,7 +106,11 @@ export class JobManager {
   #setup: JobsSetup;
   #closed = false;
 
-  /** @throws {RangeError} for a bad `concurrency`. */
+  /**
+   * Creates an idle manager; nothing runs until a job is submitted.
+   *
+   * @throws {RangeError} for a bad `concurrency`.
+   */
   constructor(setup: JobsSetup, options: JobManagerOptions) {
     this.#options = options;
     this.#setup = setup;

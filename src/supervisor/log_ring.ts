@@ -27,7 +27,11 @@ export class LogRing {
   #followers = new Set<Follower>();
   #closed = false;
 
-  /** @throws {RangeError} when `capacity` is not a whole number >= 1. */
+  /**
+   * Creates an empty ring keeping the last `capacity` lines.
+   *
+   * @throws {RangeError} when `capacity` is not a whole number >= 1.
+   */
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`Cannot create a log ring: capacity "${capacity}" is not >= 1`);

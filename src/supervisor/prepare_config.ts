@@ -27,7 +27,9 @@ const ENGINE_NAME = "llama-server";
 export interface PrepareConfigOptions {
   /** Absolute `$EDGELLM_HOME`. */
   home: string;
+  /** Exec lines of the bundle's programs; without llama-completion, inference jobs are off. */
   execLine: ExecLineResolver;
+  /** Local GGUF path of each runtime's model; a throw is reported as a config issue. */
   resolveModel: ModelResolver;
   /** SIGTERM → SIGKILL grace of a stopping runtime. */
   stopGraceMs: number;
@@ -35,12 +37,15 @@ export interface PrepareConfigOptions {
   source?: string;
   /** CPUs for `threads = "auto"`. @default {navigator.hardwareConcurrency} */
   cpuCount?: number;
+  /** Told when inference jobs are off and why. @default {silent} */
   logger?: Logger | undefined;
 }
 
 /** A configuration turned into what the supervisor runs. */
 export interface PreparedConfig {
+  /** The configuration it was prepared from, unchanged. */
   readonly config: Config;
+  /** What each runtime runs (exec line, arguments, env, restart policy), by runtime id. */
   readonly runtimes: ReadonlyMap<string, RuntimeSpec>;
   /** Exactly the executables the spawner may run. */
   readonly runPaths: readonly string[];

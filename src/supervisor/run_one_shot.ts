@@ -12,7 +12,9 @@ export type OneShotRequest = Omit<SpawnRequest, "output" | "onOutput">;
 
 /** What a one-shot process printed so far, at most `maxOutputBytes` per stream. */
 export interface OneShotOutput {
+  /** Decoded stdout, in order, up to the cap. */
   stdout: string;
+  /** Decoded stderr, in order, up to the cap. */
   stderr: string;
   /** Whether stdout went past the cap; what came after is dropped. */
   stdoutTruncated: boolean;

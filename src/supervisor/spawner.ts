@@ -6,7 +6,9 @@ import type { PidRegistry } from "./pid_registry.ts";
 
 /** How a child ended: `code` is `null` when a signal killed it. */
 export interface ExitStatus {
+  /** Exit code, or `null` when a signal killed it. */
   readonly code: number | null;
+  /** The signal that killed it, or `null` when it exited on its own. */
   readonly signal: Deno.Signal | null;
   /**
    * Set when the spawner's Worker failed while the child ran: edgellm lost the child's handle,
@@ -17,6 +19,7 @@ export interface ExitStatus {
 
 /** A running child, owned by the spawner's worker. */
 export interface SpawnedChild {
+  /** Its process id, which is also its process group and session id. */
   readonly pid: number;
   /** Whether it dies with edgellm (spawned through `setpriv --pdeathsig TERM`). */
   readonly pdeathsig: boolean;
@@ -34,6 +37,7 @@ export interface SpawnedChild {
 export interface SpawnRequest {
   /** Absolute path of the executable; it must be among the spawner's `run` paths. */
   readonly command: string;
+  /** Arguments after `command`, passed as is (no shell). */
   readonly args: readonly string[];
   /** Working folder. @default {edgellm's own} */
   readonly cwd?: string | undefined;

@@ -29,6 +29,7 @@ export interface SupervisorOptions {
   execLine: ExecLineResolver;
   /** Local GGUF path of a `[models.<id>]` (`resolveModelFile` of `src/models`). */
   resolveModel: ModelResolver;
+  /** Receives state changes, reloads, job results and the cleanup of leftovers. @default {silent} */
   logger?: Logger | undefined;
   /** Names the configuration in errors, e.g. its path. @default {"configuration"} */
   source?: string | undefined;
