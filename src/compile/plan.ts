@@ -6,24 +6,16 @@ import {
 } from "../permissions/mod.ts";
 import type { Target } from "../natives/mod.ts";
 
-/** What a device's binary may do besides the defaults of `denoFlags`; fixed at build time. */
+/**
+ * What a device's binary may do besides the defaults of `denoFlags`; fixed at build time.
+ * The {@linkcode ScopeGrants} default to none, but `hubEndpoints` to
+ * `["https://huggingface.co"]`.
+ */
 export interface CompileOptions extends ScopeGrants {
   /** Targets to build. @default {TARGETS} */
   targets: readonly Target[];
   /** The device's `$EDGELLM_HOME` (absolute). @default {"/var/lib/edgellm"} */
   home: string;
-  /** Hub endpoints whose hosts the binary may reach. @default {["https://huggingface.co"]} */
-  hubEndpoints: readonly string[];
-  /** `engine_path`s the device may run (absolute). @default {[]} */
-  engines: readonly string[];
-  /** `jobs.allow_commands` the device may run (absolute). @default {[]} */
-  commands: readonly string[];
-  /** Further files the binary may read, e.g. models given by `path =` (absolute). @default {[]} */
-  readPaths: readonly string[];
-  /** Further folders the binary may write and read (absolute). @default {[]} */
-  writePaths: readonly string[];
-  /** Further environment variables, e.g. a `token_env` other than the defaults. @default {[]} */
-  envNames: readonly string[];
 }
 
 /**
