@@ -2,7 +2,13 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BundleLayout } from "./exec_line.ts";
 import { extractBundle, extractedDir } from "./extract_bundle.ts";
-import { type Manifest, MANIFEST_FILE, parseManifest, readManifest } from "./manifest.ts";
+import {
+  type Manifest,
+  MANIFEST_FILE,
+  parseManifest,
+  readManifest,
+  readManifestText,
+} from "./manifest.ts";
 import { hostTarget, type Target } from "./target.ts";
 import { verifyBundle } from "./verify_bundle.ts";
 
@@ -114,13 +120,8 @@ export async function bundleGrants(
 ): Promise<BundleGrants> {
   const distDir = options.distDir ?? DIST_DIR;
   const source = join(distDir, options.target ?? hostTarget());
-  let text: string;
-  try {
-    text = await Deno.readTextFile(join(source, MANIFEST_FILE));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return { read: [distDir], run: [] };
-    throw error;
-  }
+  const text = await readManifestText(source);
+  if (text === null) return { read: [distDir], run: [] };
   const dir = options.embedded ?? Deno.build.standalone ? extractedDir(home, text) : source;
   return { read: [distDir], run: [join(dir, parseManifest(text).loader)] };
 }

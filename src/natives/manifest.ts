@@ -110,3 +110,16 @@ export function parseManifest(text: string): Manifest {
 export async function readManifest(dir: string): Promise<Manifest> {
   return parseManifest(await Deno.readTextFile(join(dir, MANIFEST_FILE)));
 }
+
+/**
+ * The unparsed text of `<dir>/manifest.json` (callers that name a bundle by its hash need the
+ * exact text), or `null` when the folder has no manifest.
+ */
+export async function readManifestText(dir: string): Promise<string | null> {
+  try {
+    return await Deno.readTextFile(join(dir, MANIFEST_FILE));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+}

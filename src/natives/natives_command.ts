@@ -4,7 +4,7 @@ import { type CommandContext, printJson, withContext, writeStdout } from "../cli
 import { CliError, ExitCode, UsageError } from "../errors.ts";
 import { BundleNotFoundError, DIST_DIR } from "./bundle.ts";
 import { extractBundle, extractedDir } from "./extract_bundle.ts";
-import { type Manifest, MANIFEST_FILE, parseManifest } from "./manifest.ts";
+import { type Manifest, MANIFEST_FILE, parseManifest, readManifestText } from "./manifest.ts";
 import { hostTarget, isTarget, type Target, TARGETS } from "./target.ts";
 import { BundleIntegrityError, verifyBundle } from "./verify_bundle.ts";
 import { exists } from "../_util/exists.ts";
@@ -36,13 +36,8 @@ interface EngineEntry {
 
 async function findBundle(target: Target, home: string): Promise<BundleEntry | null> {
   const source = join(DIST_DIR, target);
-  let text: string;
-  try {
-    text = await Deno.readTextFile(join(source, MANIFEST_FILE));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
+  const text = await readManifestText(source);
+  if (text === null) return null;
   const manifest = parseManifest(text);
   const embedded = Deno.build.standalone;
   const dir = embedded ? extractedDir(home, text) : source;
