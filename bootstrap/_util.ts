@@ -1,4 +1,5 @@
 import { dirname } from "node:path";
+import { ignoreNotFound } from "../src/_util/ignore_not_found.ts";
 import { LN_PATHS } from "../src/permissions/deno_flags.ts";
 
 /** Whether `error` says that a path does not exist. */
@@ -28,11 +29,7 @@ export async function statOrUndefined(path: string): Promise<Deno.FileInfo | und
 
 /** Removes a file if it exists. */
 export async function removeIfExists(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
+  await Deno.remove(path).catch(ignoreNotFound);
 }
 
 /** Flushes a directory's entries (a rename or a new link) to disk. */

@@ -138,7 +138,7 @@ export class DebianArchive {
       try {
         signed = await Deno.readTextFile(cached);
       } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        ignoreNotFound(error);
         throw new Error(
           `Cannot read the Release of "${this.#options.suite}" offline: "${cached}" is missing; ` +
             `run once online`,
@@ -213,7 +213,7 @@ export class DebianArchive {
       if ((await sha256File(path)).sha256 === sha256) return path;
       this.#options.log?.(`cache: "${path}" is corrupt, fetching it again`);
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      ignoreNotFound(error);
     }
     await Deno.mkdir(this.#cacheDir, { recursive: true });
     const temp = tempSibling(this.#cacheDir, `${sha256}${ext}`);
@@ -267,7 +267,7 @@ async function verifiedText(signed: string, log?: (line: string) => void): Promi
   try {
     await Deno.stat(ARCHIVE_KEYRING);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    ignoreNotFound(error);
     keyring = false;
   }
   if (keyring) {
@@ -278,7 +278,7 @@ async function verifiedText(signed: string, log?: (line: string) => void): Promi
       log?.("InRelease: signature good");
       return text;
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      ignoreNotFound(error);
     } finally {
       await Deno.remove(temp);
     }

@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../src/_util/ignore_not_found.ts";
 import { posix } from "node:path";
 import type { DebPackage } from "./debian_archive.ts";
 import { run } from "./_util.ts";
@@ -76,7 +77,7 @@ export class Sysroot {
           names.add(entry.name);
         }
       } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        ignoreNotFound(error);
       }
     }
     return [...names].sort();

@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
 import { join } from "node:path";
 import { sha256File, TARGETS } from "../natives/mod.ts";
 
@@ -22,7 +23,7 @@ export async function writeChecksums(distDir: string): Promise<DistFile[]> {
     try {
       files.push({ name, ...await sha256File(join(distDir, name)) });
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      ignoreNotFound(error);
     }
   }
   const text = files.map((file) => `${file.sha256}  ${file.name}\n`).join("");

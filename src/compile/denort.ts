@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
 import { Buffer } from "node:buffer";
 import { stripVTControlCharacters } from "node:util";
 import { CliError, ExitCode } from "../errors.ts";
@@ -30,7 +31,7 @@ export async function checkDenortBin(path: string, target: Target): Promise<void
   try {
     bytes = await Deno.readFile(path);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    ignoreNotFound(error);
     throw new CliError(
       `Cannot use DENORT_BIN "${path}": it does not exist; point it at a denort for ${target}`,
       ExitCode.Failed,

@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
 import { statfs } from "node:fs/promises";
 import { cpus } from "node:os";
 import type { Config } from "../config/mod.ts";
@@ -240,7 +241,7 @@ async function checkEnginePath(runtime: string, path: string): Promise<Check> {
       fix: `chmod +x "${path}", or fix [runtimes.${runtime}] engine_path`,
     };
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    ignoreNotFound(error);
     return {
       name,
       status: "fail",

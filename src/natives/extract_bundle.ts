@@ -121,7 +121,7 @@ async function copyVerified(
     const hash = createHash("sha256");
     {
       using input = await Deno.open(join(source, file.path)).catch((error) => {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        ignoreNotFound(error);
         throw new BundleIntegrityError(source, file.path, file.sha256, null, { cause: error });
       });
       using output = await Deno.open(to, { write: true, createNew: true });

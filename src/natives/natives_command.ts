@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
 import { Command } from "commander";
 import { join } from "node:path";
 import { type CommandContext, printJson, withContext, writeStdout } from "../cli/mod.ts";
@@ -63,7 +64,7 @@ async function findEngines(context: CommandContext): Promise<EngineEntry[]> {
       const info = await Deno.stat(config.engine_path);
       ok = info.isFile && ((info.mode ?? 0) & 0o111) !== 0;
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      ignoreNotFound(error);
     }
     engines.push({ runtime, engine_path: config.engine_path, ok });
   }

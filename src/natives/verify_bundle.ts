@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
 import { join } from "node:path";
 import type { Manifest } from "./manifest.ts";
 import { sha256File } from "./sha256_file.ts";
@@ -59,7 +60,7 @@ export async function verifyBundle(
     try {
       actual = (await sha256File(join(dir, file.path), { buffer })).sha256;
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      ignoreNotFound(error);
       throw new BundleIntegrityError(dir, file.path, file.sha256, null, { cause: error });
     }
     if (actual !== file.sha256) throw new BundleIntegrityError(dir, file.path, file.sha256, actual);

@@ -42,7 +42,7 @@ export function bootstrapBytesReader(
           "cannot read bootstrap's byte totals; /metrics repeats the last ones",
           {
             path: stateFile,
-            error: error instanceof Error ? error : String(error),
+            error,
           },
         );
       }

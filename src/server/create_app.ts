@@ -80,18 +80,16 @@ function jobOr404(job: JobSnapshot | undefined, id: string): JobSnapshot {
 }
 
 async function scrapeRuntime(id: string, base: URL): Promise<ScrapedMetrics | undefined> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), RUNTIME_SCRAPE_TIMEOUT_MS);
   try {
-    const response = await fetch(new URL("/metrics", base), { signal: controller.signal });
+    const response = await fetch(new URL("/metrics", base), {
+      signal: AbortSignal.timeout(RUNTIME_SCRAPE_TIMEOUT_MS),
+    });
     const text = await response.text();
     return response.ok ? { runtime: id, text } : undefined;
   } catch {
     // A runtime going down between `upstream()` and the scrape only loses its samples; its
     // state is still reported by edgellm_runtime_state.
     return undefined;
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -266,7 +264,7 @@ export function createApp(deps: ServerDeps): Hono {
       logger.error("request failed", {
         method: c.req.method,
         path: c.req.path,
-        error: error instanceof Error ? error : String(error),
+        error,
       });
     }
     return errorResponse(httpError, c.req.path);

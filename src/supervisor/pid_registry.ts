@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
 import { procpsKill } from "./procps_kill.ts";
 import { join } from "node:path";
 import { delay } from "../_util/delay.ts";
@@ -92,7 +93,7 @@ export class PidRegistry {
     try {
       Deno.removeSync(join(this.dir, `${pid}.json`));
     } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      ignoreNotFound(error);
     }
   }
 

@@ -1,3 +1,4 @@
+import { ignoreNotFound } from "../_util/ignore_not_found.ts";
 import { dirname } from "node:path";
 import type { Logger } from "../log/mod.ts";
 
@@ -59,7 +60,7 @@ export class RotatingLogFile {
       try {
         Deno.renameSync(`${this.path}.${n}`, `${this.path}.${n + 1}`);
       } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        ignoreNotFound(error);
       }
     }
     if (this.#keep > 0) Deno.renameSync(this.path, `${this.path}.1`);
